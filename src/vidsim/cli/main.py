@@ -1,0 +1,240 @@
+"""`vidsim` console script: compare, matrix, extract, demo."""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from vidsim import __version__
+from vidsim.config import DecodeConfig, FeatureConfig, SimilarityConfig, VidsimConfig
+from vidsim.errors import VidsimError, VideoError
+
+EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by every command that builds a model."""
+    group = parser.add_argument_group("model")
+    group.add_argument("--backbone", default=FeatureConfig.backbone, help="backbone name (default: %(default)s); see `vidsim backbones`")
+    group.add_argument("--weights", help="backbone weights file (required for resnet50: a torchvision ImageNet state_dict)")
+    group.add_argument("--whitening", help="PCA whitening file (.npz, or the official .pth with mean/V/d)")
+    group.add_argument("--dims", type=int, help="keep this many whitened dimensions")
+    group.add_argument("--head-weights", help="learned ViSiL head state_dict: switches to the 'visil' mode")
+    group.add_argument("--symmetric", action="store_true", help="symmetric Chamfer (frame and video level)")
+    group.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="network precision (default: %(default)s)")
+    group.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
+    group.add_argument("--fps", type=float, default=DecodeConfig.fps, help="sampled frames per second (default: %(default)s)")
+    group.add_argument("--batch-size", type=int, default=FeatureConfig.batch_size, help="frames per forward pass")
+    group.add_argument("--cache-dir", help="feature cache directory (default: the user cache dir)")
+    group.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
+    group.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def _config(args: argparse.Namespace) -> VidsimConfig:
+    return VidsimConfig(
+        decode=DecodeConfig(fps=args.fps),
+        features=FeatureConfig(
+            backbone=args.backbone,
+            weights=args.weights,
+            whitening=args.whitening,
+            dims=args.dims,
+            precision=args.precision,
+            batch_size=args.batch_size,
+        ),
+        similarity=SimilarityConfig(
+            head="visil" if args.head_weights else "chamfer",
+            head_weights=args.head_weights,
+            symmetric=args.symmetric,
+        ),
+    )
+
+
+def _session(args: argparse.Namespace):
+    from vidsim.model import ViSiL
+    from vidsim.store import FeatureCache
+
+    model = ViSiL(_config(args), device=args.device)
+    cache = None if args.no_cache else FeatureCache(args.cache_dir)
+    return model, cache
+
+
+def _extract(model, cache, path: Path, quiet: bool):
+    """Features of one file with a progress bar over its duration."""
+    from vidsim.cli.progress import frame_bar
+    from vidsim.decode import probe
+
+    total = None
+    if not quiet and path.suffix != ".safetensors":
+        total = probe(path).duration
+    with frame_bar(path.name, total, enabled=not quiet) as update:
+        return model.extract_video(path, cache=cache, progress=update)
+
+
+def _report_error(exc: Exception) -> None:
+    print(f"error: {exc}", file=sys.stderr)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from vidsim.model import compare_videos
+
+    model, cache = _session(args)
+    query = _extract(model, cache, Path(args.query), args.quiet)
+    target = _extract(model, cache, Path(args.target), args.quiet)
+    result = compare_videos(model, query, target)
+    if args.heatmap:
+        from vidsim.viz import save_heatmap
+
+        save_heatmap(
+            args.heatmap, result.f2f, result.query_timestamps, result.target_timestamps,
+            title=f"{Path(args.query).name} vs {Path(args.target).name}: {result.similarity:.3f} ({result.mode})",
+            query_label=Path(args.query).name, target_label=Path(args.target).name, comparator=result.visil_output,
+        )
+    if args.json:
+        print(json.dumps({"query": args.query, "target": args.target, "similarity": result.similarity, "mode": result.mode}))
+    else:
+        print(f"similarity {result.similarity:.4f}  (mode: {_mode_text(result.mode)})")
+        print(f"  query  {args.query}: {len(result.query_timestamps)} frames")
+        print(f"  target {args.target}: {len(result.target_timestamps)} frames")
+        if args.heatmap:
+            print(f"  heatmap written to {args.heatmap}")
+    return EXIT_OK
+
+
+def _mode_text(mode: str) -> str:
+    if mode.startswith("chamfer"):
+        return f"{mode}: ViSiL_f, Chamfer over the frame-to-frame matrix, no learned head"
+    return f"{mode}: learned ViSiL comparator"
+
+
+def _collect(paths: list[str]) -> list[Path]:
+    from vidsim.decode import find_videos
+
+    found = find_videos(paths)
+    if not found:
+        raise VidsimError(f"no video files found in {' '.join(paths)}")
+    return found
+
+
+def _extract_many(model, cache, paths: list[Path], quiet: bool):
+    """Features of each path; bad files are reported and skipped, the rest go on."""
+    from vidsim.cli.progress import item_bar
+
+    features, failed = {}, []
+    for path in item_bar(paths, "videos", "video", enabled=not quiet and len(paths) > 1):
+        try:
+            features[path] = _extract(model, cache, path, quiet)
+        except VideoError as exc:
+            failed.append(path)
+            _report_error(exc)
+    return features, failed
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from vidsim.model import similarity_matrix
+
+    model, cache = _session(args)
+    features, failed = _extract_many(model, cache, _collect(args.paths), args.quiet)
+    if not features:
+        raise VidsimError("no video could be read")
+    names = [str(p) for p in features]
+    matrix = similarity_matrix(model, list(features.values()))
+    out = open(args.out, "w", newline="") if args.out else sys.stdout
+    try:
+        writer = csv.writer(out)
+        writer.writerow(["path", *names])
+        for name, row in zip(names, matrix):
+            writer.writerow([name, *(f"{v:.6f}" for v in row)])
+    finally:
+        if args.out:
+            out.close()
+    if args.heatmap:
+        from vidsim.viz import save_matrix_heatmap
+
+        save_matrix_heatmap(args.heatmap, matrix, names, title=f"video similarity ({model.mode})")
+    print(f"mode: {_mode_text(model.mode)}", file=sys.stderr)
+    return EXIT_PARTIAL if failed else EXIT_OK
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from vidsim.model import export_features
+
+    model, cache = _session(args)
+    paths = _collect(args.paths)
+    features, failed = _extract_many(model, cache, paths, args.quiet)
+    manifest = export_features(features, Path(args.out))
+    print(f"wrote features of {len(features)} videos to {args.out} (manifest: {manifest})")
+    return EXIT_PARTIAL if failed else EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from vidsim.demo import run_demo
+
+    model, cache = _session(args)
+    result = run_demo(model, Path(args.out), cache=cache, progress=not args.quiet)
+    print(result.summary())
+    return EXIT_OK
+
+
+def cmd_backbones(args: argparse.Namespace) -> int:
+    from vidsim.features import available_backbones
+
+    for name in available_backbones():
+        print(name)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vidsim", description="Find copies of videos (ViSiL similarity).")
+    parser.add_argument("--version", action="version", version=f"vidsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("compare", help="similarity of two videos")
+    p.add_argument("query")
+    p.add_argument("target")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--heatmap", help="write the frame-to-frame matrix as a PNG")
+    _model_options(p)
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("matrix", help="N x N similarity matrix of videos (directories searched recursively)")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--out", help="CSV file (default: stdout)")
+    p.add_argument("--heatmap", help="write the matrix as a PNG")
+    _model_options(p)
+    p.set_defaults(func=cmd_matrix)
+
+    p = sub.add_parser("extract", help="write features of videos for later use")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--out", required=True, help="output directory")
+    _model_options(p)
+    p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("demo", help="make a clip and a transformed copy, compare them, write a heatmap")
+    p.add_argument("--out", default="vidsim-demo", help="output directory (default: %(default)s)")
+    _model_options(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("backbones", help="list the registered backbones")
+    p.set_defaults(func=cmd_backbones)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.simplefilter("default")
+    warnings.formatwarning = lambda message, category, *a, **k: f"warning: {message}\n"
+    try:
+        return args.func(args)
+    except VidsimError as exc:
+        _report_error(exc)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

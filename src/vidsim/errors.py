@@ -1,0 +1,49 @@
+"""One exception type per failure a user can meet; each names the file and the reason."""
+from __future__ import annotations
+
+import os
+
+
+class VidsimError(Exception):
+    """Base of every error vidsim raises on purpose."""
+
+
+class VideoError(VidsimError):
+    """A problem with one input file; `path` and `reason` are kept for batch reports."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        self.path = os.fspath(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class VideoNotFoundError(VideoError, FileNotFoundError):
+    """The path does not exist or cannot be read."""
+
+
+class NotAVideoError(VideoError):
+    """FFmpeg cannot open the file as a media container."""
+
+
+class NoVideoStreamError(VideoError):
+    """The container opens but holds no video stream (audio only, subtitles...)."""
+
+
+class NoFramesError(VideoError):
+    """The video stream yields no decodable frame."""
+
+
+class VideoTooLargeError(VideoError):
+    """The frame size exceeds the configured limit (DecodeConfig.max_pixels)."""
+
+
+class TruncatedVideoWarning(UserWarning):
+    """Decoding stopped early at damaged data; the frames before the damage were kept."""
+
+
+class ModelError(VidsimError):
+    """A backbone, whitening or head cannot be built or loaded (unknown name, bad weights file)."""
+
+
+class ConfigMismatchError(VidsimError):
+    """Features or an index were made with another configuration than the one asked for."""

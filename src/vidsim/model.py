@@ -1,0 +1,181 @@
+"""The tutorial-style ViSiL facade: one object that extracts features and compares videos.
+
+    model = ViSiL()                                  # efficientnet-lite0, untrained Chamfer
+    q = model.extract_features(load_video("a.mp4"))  # [P, 9, D] tensor
+    t = model.extract_features(load_video("b.mp4"))
+    model.calculate_video_similarity(q, t)
+
+`extract_video(path)` streams long files and uses the feature cache.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from vidsim.config import VidsimConfig
+from vidsim.features import FeatureExtractor, VideoFeatures
+from vidsim.similarity import ViSiLHead
+from vidsim.store import FeatureCache, content_hash, load_features
+
+FeaturesLike = torch.Tensor | np.ndarray | VideoFeatures
+FEATURE_FILE_SUFFIX = ".safetensors"
+
+
+class ViSiL(nn.Module):
+    """Feature extractor + similarity head, configured by one VidsimConfig."""
+
+    def __init__(self, config: VidsimConfig = VidsimConfig(), device: str | torch.device | None = "cpu"):
+        super().__init__()
+        self.config = config
+        self.extractor = FeatureExtractor(config.features, device)
+        self.device = self.extractor.device
+        self.head = ViSiLHead.from_config(config.similarity, self.extractor.dims).to(self.device)
+        self.feature_key = config.feature_key()
+
+    @property
+    def mode(self) -> str:
+        """'chamfer' (ViSiL_f, untrained) or 'visil' (learned head), '-symmetric' if so."""
+        return self.head.mode
+
+    # --- features -------------------------------------------------------------------
+    @torch.no_grad()
+    def extract_features(self, frames: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """Region features of uint8 frames [T, H, W, 3], ready to compare (attention applied)."""
+        return self.head.prepare(self.extractor(frames))
+
+    def extract_video(
+        self,
+        path: str | Path,
+        cache: FeatureCache | None = None,
+        progress: Callable[[int, float], None] | None = None,
+    ) -> VideoFeatures:
+        """Features of a video file (streamed), or of a saved feature file (.safetensors).
+
+        With a cache, features are looked up by the file's content hash and stored after
+        extraction. Returned features are before attention; the calculate_* methods apply it.
+        """
+        path = Path(path)
+        if path.suffix == FEATURE_FILE_SUFFIX:
+            features = load_features(path)
+            self._check_features(features, path)
+            return features
+        file_hash = content_hash(path) if cache is not None else None
+        if cache is not None:
+            cached = cache.get(file_hash, self.feature_key)
+            if cached is not None:
+                return cached
+        features = self.extractor.extract_video(path, self.config.decode, progress)
+        if cache is not None:
+            cache.put(file_hash, features)
+        return features
+
+    def _check_features(self, features: VideoFeatures, path: Path) -> None:
+        from vidsim.errors import ConfigMismatchError
+
+        if features.feature_key and features.feature_key != self.feature_key:
+            raise ConfigMismatchError(
+                f"{path}: features were made with another configuration ({features.feature_key}, "
+                f"this model is {self.feature_key}); extract them again with the same options"
+            )
+
+    # --- similarity -----------------------------------------------------------------
+    def _prepared(self, x: FeaturesLike) -> torch.Tensor:
+        """Tensors are taken as extract_features output; VideoFeatures get attention here."""
+        if isinstance(x, VideoFeatures):
+            return self.head.prepare(torch.from_numpy(x.regions).to(self.device))
+        return torch.as_tensor(x, device=self.device)
+
+    @torch.no_grad()
+    def calculate_f2f_matrix(self, query: FeaturesLike, target: FeaturesLike) -> torch.Tensor:
+        """Frame-to-frame Chamfer similarity [P, Q]."""
+        return self.head.f2f(self._prepared(query), self._prepared(target))
+
+    @torch.no_grad()
+    def calculate_visil_output(self, query: FeaturesLike, target: FeaturesLike) -> torch.Tensor:
+        """The comparator's output map before Hardtanh; the f2f matrix in chamfer mode."""
+        f2f = self.calculate_f2f_matrix(query, target)
+        return self.head.comparator_output(f2f) if self.head.learned else f2f
+
+    @torch.no_grad()
+    def calculate_video_similarity(self, query: FeaturesLike, target: FeaturesLike) -> torch.Tensor:
+        """Video-to-video similarity (a 0-d tensor), chunked over long targets."""
+        return self.head(self._prepared(query), self._prepared(target))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Everything `vidsim compare` reports about one pair."""
+
+    query: str
+    target: str
+    similarity: float
+    mode: str
+    f2f: np.ndarray  # [P, Q]
+    visil_output: np.ndarray | None  # comparator map (learned mode only)
+    query_timestamps: np.ndarray
+    target_timestamps: np.ndarray
+
+
+def compare_videos(model: ViSiL, query: VideoFeatures, target: VideoFeatures) -> Comparison:
+    """Score one pair and keep the maps for plotting."""
+    f2f = model.calculate_f2f_matrix(query, target)
+    output = model.head.comparator_output(f2f).cpu().numpy() if model.head.learned else None
+    return Comparison(
+        query=query.source,
+        target=target.source,
+        similarity=float(model.calculate_video_similarity(query, target)),
+        mode=model.mode,
+        f2f=f2f.cpu().numpy(),
+        visil_output=output,
+        query_timestamps=query.timestamps,
+        target_timestamps=target.timestamps,
+    )
+
+
+def similarity_matrix(model: ViSiL, videos: list[VideoFeatures], progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """N x N video similarities (row = query). Attention is applied once per video."""
+    prepared = [model._prepared(v) for v in videos]
+    n = len(prepared)
+    matrix = np.zeros((n, n), dtype=np.float64)
+    with torch.no_grad():
+        for i in range(n):
+            for j in range(n):
+                matrix[i, j] = float(model.head(prepared[i], prepared[j]))
+            if progress is not None:
+                progress(i + 1)
+    return matrix
+
+
+def export_features(features: dict[Path, VideoFeatures], out_dir: Path) -> Path:
+    """Write one .safetensors file per video and a manifest.csv (path, file, frames, seconds)."""
+    import csv
+    import os
+    import tempfile
+
+    from vidsim.store import save_features
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows, used = [], set()
+    for path, feats in features.items():
+        stem = path.stem
+        name, n = f"{stem}{FEATURE_FILE_SUFFIX}", 1
+        while name in used:  # same file name in two directories
+            n += 1
+            name = f"{stem}-{n}{FEATURE_FILE_SUFFIX}"
+        used.add(name)
+        save_features(out_dir / name, feats)
+        duration = float(feats.timestamps[-1]) if feats.num_frames else 0.0
+        rows.append([str(path), name, feats.num_frames, f"{duration:.3f}"])
+    manifest = out_dir / "manifest.csv"
+    fd, tmp = tempfile.mkstemp(prefix=".manifest.", dir=out_dir)
+    with os.fdopen(fd, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "file", "frames", "last_timestamp"])
+        writer.writerows(rows)
+    os.replace(tmp, manifest)
+    return manifest

@@ -1,0 +1,66 @@
+"""VideoFeatures on disk: one safetensors file (regions, timestamps) with provenance metadata.
+
+Writes go to a temporary name in the same directory and are renamed into place, so a
+reader never sees a half-written file, even after a crash.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load_file, save_file
+
+from vidsim.errors import VidsimError
+from vidsim.features.types import VideoFeatures
+
+FORMAT_VERSION = "1"
+
+
+def save_features(path: str | Path, features: VideoFeatures) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    metadata = {
+        "format": FORMAT_VERSION,
+        "feature_key": features.feature_key,
+        "weights_version": features.weights_version,
+        "source": features.source,
+        "meta": json.dumps(features.meta, sort_keys=True),
+    }
+    tensors = {
+        "regions": np.ascontiguousarray(features.regions, dtype=np.float32),
+        "timestamps": np.ascontiguousarray(features.timestamps, dtype=np.float64),
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_features(path: str | Path) -> VideoFeatures:
+    path = Path(path)
+    try:
+        tensors = load_file(str(path))
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="numpy") as fh:
+            metadata = fh.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise VidsimError(f"{path}: not a readable vidsim feature file ({exc})") from exc
+    if "regions" not in tensors or "timestamps" not in tensors:
+        raise VidsimError(f"{path}: not a vidsim feature file (no regions/timestamps)")
+    return VideoFeatures(
+        regions=tensors["regions"],
+        timestamps=tensors["timestamps"],
+        feature_key=metadata.get("feature_key", ""),
+        weights_version=metadata.get("weights_version", ""),
+        source=metadata.get("source", ""),
+        meta=json.loads(metadata.get("meta", "{}")),
+    )

@@ -1,0 +1,104 @@
+"""Heatmaps of frame-to-frame similarity (time axes in mm:ss) and of N x N video matrices."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def format_time(seconds: float) -> str:
+    """mm:ss (h:mm:ss past an hour)."""
+    seconds = int(round(max(0.0, float(seconds))))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def _time_ticks(timestamps: np.ndarray, count: int = 8) -> tuple[np.ndarray, list[str]]:
+    if len(timestamps) == 0:
+        return np.array([]), []
+    idx = np.unique(np.linspace(0, len(timestamps) - 1, min(count, len(timestamps))).round().astype(int))
+    return idx, [format_time(timestamps[i]) for i in idx]
+
+
+def _save(fig, path: str | Path) -> None:
+    """Write through a temporary file so a crash never leaves a broken PNG."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def save_heatmap(
+    path: str | Path,
+    f2f: np.ndarray,
+    query_timestamps: np.ndarray,
+    target_timestamps: np.ndarray,
+    title: str = "",
+    query_label: str = "query",
+    target_label: str = "target",
+    comparator: np.ndarray | None = None,
+) -> None:
+    """Frame-to-frame matrix (rows: query time, columns: target time), and the learned
+    comparator's output beside it when there is one."""
+    plt = _pyplot()
+    panels = 2 if comparator is not None else 1
+    fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 5.5), squeeze=False)
+    ax = axes[0, 0]
+    image = ax.imshow(f2f, cmap="viridis", aspect="auto", interpolation="nearest", vmin=min(0.0, float(np.min(f2f, initial=0))), vmax=1.0)
+    yt, yl = _time_ticks(query_timestamps)
+    xt, xl = _time_ticks(target_timestamps)
+    ax.set_yticks(yt, yl)
+    ax.set_xticks(xt, xl, rotation=45, ha="right")
+    ax.set_ylabel(f"{query_label} (mm:ss)")
+    ax.set_xlabel(f"{target_label} (mm:ss)")
+    ax.set_title("frame-to-frame similarity")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    if comparator is not None:
+        ax2 = axes[0, 1]
+        image2 = ax2.imshow(np.clip(comparator, -1, 1), cmap="RdBu_r", aspect="auto", interpolation="nearest", vmin=-1, vmax=1)
+        ax2.set_title("ViSiL comparator output (Hardtanh)")
+        ax2.set_xlabel("target (comparator cells)")
+        ax2.set_ylabel("query (comparator cells)")
+        fig.colorbar(image2, ax=ax2, fraction=0.046, pad=0.04)
+    if title:
+        fig.suptitle(title)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def save_matrix_heatmap(path: str | Path, matrix: np.ndarray, labels: Sequence[str], title: str = "") -> None:
+    """N x N video similarity matrix with the videos' names on both axes."""
+    plt = _pyplot()
+    n = len(labels)
+    side = min(4 + 0.35 * n, 30)
+    fig, ax = plt.subplots(figsize=(side + 1.5, side))
+    image = ax.imshow(matrix, cmap="viridis", interpolation="nearest")
+    short = [Path(label).name for label in labels]
+    ax.set_xticks(range(n), short, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(n), short, fontsize=8)
+    if n <= 20:
+        for i in range(n):
+            for j in range(n):
+                ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=7, color="w")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_title(title or "video similarity")
+    _save(fig, path)
+    plt.close(fig)
