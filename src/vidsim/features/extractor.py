@@ -5,7 +5,6 @@ batch of frames plus the (small) region features of the whole video.
 """
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -49,7 +48,9 @@ class FeatureExtractor(nn.Module):
         self.device = resolve_device(device)
         self.to(self.device).eval()
         if config.precision == "bf16":
-            self.backbone.to(memory_format=torch.channels_last)
+            # bf16 weights and activations in channels_last: about 3x fp32 on AVX-512 CPUs;
+            # pooling, normalisation and whitening stay in fp32.
+            self.backbone.to(dtype=torch.bfloat16, memory_format=torch.channels_last)
 
     @property
     def dims(self) -> int:
@@ -59,18 +60,12 @@ class FeatureExtractor(nn.Module):
     def weights_version(self) -> str:
         return self.backbone.weights_version
 
-    def _autocast(self):
-        if self.config.precision == "bf16":
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
     def region_vectors(self, frames: torch.Tensor) -> torch.Tensor:
         """Unwhitened L3-iMAC region vectors [B, 9, sum(C)] (fp32 whatever the precision)."""
         x = self.backbone.preprocess(frames.to(self.device))
         if self.config.precision == "bf16":
-            x = x.contiguous(memory_format=torch.channels_last)
-        with self._autocast():
-            maps = self.backbone(x)
+            x = x.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+        maps = self.backbone(x)
         return region_vectors([m.float() for m in maps])
 
     @torch.no_grad()
