@@ -26,7 +26,7 @@ class DemoResult:
         return "\n".join(
             [
                 f"mode: {self.copy_score.mode}",
-                f"{self.original.name} vs {self.copy.name} (cropped 80%, half size, re-encoded, 4 s of it cut out): {self.copy_score.similarity:.4f}",
+                f"{self.original.name} vs {self.copy.name} (cropped to 80%, half size, re-encoded): {self.copy_score.similarity:.4f}",
                 f"{self.original.name} vs {self.unrelated.name} (another clip):                        {self.unrelated_score.similarity:.4f}",
                 verdict,
                 f"heatmap of the copy: {self.heatmap}",
@@ -41,7 +41,7 @@ def run_demo(model: ViSiL, out_dir: Path, cache: FeatureCache | None = None, pro
     out_dir.mkdir(parents=True, exist_ok=True)
     original, copy, unrelated = out_dir / "original.mp4", out_dir / "copy.mp4", out_dir / "unrelated.mp4"
     make_clip(original, seconds=30.0, size=(480, 270), seed=1)
-    make_copy(original, copy, crop=0.8, scale=0.5, crf=32, start=8.0, end=20.0)
+    make_copy(original, copy, crop=0.8, scale=0.5, crf=32)
     make_clip(unrelated, seconds=30.0, size=(480, 270), seed=2)
     features = {p: model.extract_video(p, cache=cache) for p in (original, copy, unrelated)}
     copy_score = compare_videos(model, features[copy], features[original])

@@ -17,7 +17,7 @@ def frame_bar(label: str, total_seconds: float | None, enabled: bool):
         disable=not enabled,
         file=sys.stderr,
         leave=False,
-        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s of video [{elapsed}<{remaining}, {postfix}]",
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s of video [{elapsed}<{remaining}{postfix}]",
     )
     frames = 0
 

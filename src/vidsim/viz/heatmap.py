@@ -62,7 +62,8 @@ def save_heatmap(
     panels = 2 if comparator is not None else 1
     fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 5.5), squeeze=False)
     ax = axes[0, 0]
-    image = ax.imshow(f2f, cmap="viridis", aspect="auto", interpolation="nearest", vmin=min(0.0, float(np.min(f2f, initial=0))), vmax=1.0)
+    low, high = (float(np.min(f2f)), float(np.max(f2f))) if f2f.size else (0.0, 1.0)
+    image = ax.imshow(f2f, cmap="viridis", aspect="auto", interpolation="nearest", vmin=low, vmax=max(high, low + 1e-6))
     yt, yl = _time_ticks(query_timestamps)
     xt, xl = _time_ticks(target_timestamps)
     ax.set_yticks(yt, yl)
