@@ -1,9 +1,10 @@
-"""`vidsim` console script: compare, matrix, extract, demo."""
+"""`vidsim` console script: compare, matrix, extract, demo, evaluate."""
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -178,6 +179,71 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from vidsim.evaluate.runner import run_evaluation
+    from vidsim.store import FeatureCache
+
+    bars: dict[str, object] = {}
+
+    def progress(label: str, done: int, total: int) -> None:
+        if args.quiet:
+            return
+        from vidsim.cli.progress import item_bar
+
+        bar = bars.get(label)
+        if bar is None:
+            bar = bars[label] = item_bar(None, label, "video", enabled=True)
+            bar.total = total
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    options = {"cache": None if args.no_cache else FeatureCache(args.cache_dir), "device": args.device}
+    if args.whitening:
+        options["whitening"] = args.whitening
+    if args.weights:
+        options["weights"] = args.weights
+    run = run_evaluation(
+        Path(args.queries), Path(args.refs), Path(args.gt), args.method or ["vidsim"], Path(args.out),
+        gt_format=args.gt_format, attributes=Path(args.attributes) if args.attributes else None,
+        pairs=Path(args.pairs) if args.pairs else None, title=args.title, method_options=options,
+        progress=progress,
+    )
+    for path, reason in run.failures.items():
+        print(f"error: {path}: {reason} (left out: its pairs count as misses)", file=sys.stderr)
+    print(run.outputs["markdown"].read_text())
+    print(f"results: {', '.join(str(p) for p in run.outputs.values())}")
+    return EXIT_PARTIAL if run.failures else EXIT_OK
+
+
+def cmd_whiten(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from vidsim.features import PCAWhitening
+
+    if args.whitening:
+        raise VidsimError("vidsim whiten fits a whitening on unwhitened features: leave out --whitening")
+    model, cache = _session(args)
+    features, failed = _extract_many(model, cache, _collect(args.paths), args.quiet)
+    if not features:
+        raise VidsimError("no video could be read")
+    vectors = np.concatenate([f.regions.reshape(-1, f.dims) for f in features.values()])
+    if len(vectors) < vectors.shape[1]:
+        print(f"warning: {len(vectors)} region vectors for {vectors.shape[1]} dims: the whitening will be "
+              "unstable; use more video", file=sys.stderr)
+    PCAWhitening.fit(vectors).save(args.out)
+    print(f"whitening fitted on {len(vectors)} region vectors of {len(features)} videos ({model.config.features.backbone}), "
+          f"written to {args.out}; use it with --whitening {args.out} [--dims N]")
+    return EXIT_PARTIAL if failed else EXIT_OK
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    from vidsim.evaluate.methods import available_methods
+
+    print("\n".join(available_methods()))
+    return EXIT_OK
+
+
 def cmd_backbones(args: argparse.Namespace) -> int:
     from vidsim.features import available_backbones
 
@@ -212,10 +278,39 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(p)
     p.set_defaults(func=cmd_extract)
 
+    p = sub.add_parser("whiten", help="fit a PCA whitening on the region features of videos")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--out", required=True, help="output .npz (mean, V, d: the official layout)")
+    _model_options(p)
+    p.set_defaults(func=cmd_whiten)
+
     p = sub.add_parser("demo", help="make a clip and a transformed copy, compare them, write a heatmap")
     p.add_argument("--out", default="vidsim-demo", help="output directory (default: %(default)s)")
     _model_options(p)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("evaluate", help="score query/reference pairs with methods and report mAP, µAP, R@P90")
+    p.add_argument("--queries", required=True, help="directory of query videos (ids = file stems)")
+    p.add_argument("--refs", required=True, help="directory of reference videos (may be the same directory)")
+    p.add_argument("--gt", required=True, help="ground truth file")
+    p.add_argument("--gt-format", default="vsc", choices=["vsc", "fivr-dsvr", "fivr-csvr", "fivr-isvr", "vcsl"],
+                   help="vsc: VSC22 CSV (default); fivr-*: FIVR-200K annotation.json per task; vcsl: VCSL label file")
+    p.add_argument("--pairs", help="VCSL pair file restricting the evaluated pairs")
+    p.add_argument("--attributes", help="per-query attributes CSV (query_id,family,source,...) for breakdowns")
+    p.add_argument("--method", action="append",
+                   help="method to run, repeatable (default: vidsim); `vidsim methods` lists them")
+    p.add_argument("--out", default="vidsim-eval", help="output directory (default: %(default)s)")
+    p.add_argument("--title", default="Evaluation")
+    p.add_argument("--whitening", help="whitening file for the vidsim methods")
+    p.add_argument("--weights", help="backbone weights for vidsim:resnet50")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--cache-dir")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("methods", help="list the evaluation methods")
+    p.set_defaults(func=cmd_methods)
 
     p = sub.add_parser("backbones", help="list the registered backbones")
     p.set_defaults(func=cmd_backbones)
@@ -236,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `vidsim ... | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     finally:
         warnings.formatwarning = previous_format
 
