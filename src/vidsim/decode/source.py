@@ -1,0 +1,125 @@
+"""Decoded frames of one video stream with their presentation times, tolerant of damage."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Iterator
+
+import av
+
+from .container import average_fps, stream_origin, time_base
+
+
+@dataclass
+class DamageReport:
+    """What went wrong while reading; a non-empty report triggers TruncatedVideoWarning."""
+
+    read_error: str | None = None  # the container could not be read further
+    bad_packets: int = 0  # packets the decoder rejected (skipped)
+    first_bad_time: float | None = None  # seconds, of the first rejected packet
+
+    @property
+    def damaged(self) -> bool:
+        return self.read_error is not None or self.bad_packets > 0
+
+
+class FrameSource:
+    """Demux + decode one stream from the container's current position.
+
+    `frames()` yields (seconds, frame) in presentation order: seconds is
+    (pts - stream start) * time_base. Packets the decoder rejects are skipped and counted;
+    a container read error ends the stream after draining the decoder. The caller seeks
+    with `seek(seconds)`, which flushes the decoder.
+    """
+
+    def __init__(self, container, stream):
+        self.container = container
+        self.stream = stream
+        self.tb: Fraction = time_base(stream)
+        self.origin: int = stream_origin(stream)
+        fps = average_fps(stream)
+        self.default_duration = 1.0 / fps if fps > 0 else 0.04
+        self.damage = DamageReport()
+        self.decoded = 0
+
+    def seconds(self, pts: int) -> float:
+        return float((pts - self.origin) * self.tb)
+
+    def frame_duration(self, frame) -> float:
+        duration = getattr(frame, "duration", None)
+        if duration:
+            seconds = float(duration * (frame.time_base or self.tb))
+            if seconds > 0:
+                return seconds
+        return self.default_duration
+
+    def seek(self, seconds: float) -> None:
+        """Seek to the keyframe shown at or before `seconds` (FFmpeg seeks by presentation
+        time); flushes the decoder; raises av.FFmpegError on failure."""
+        timestamp = max(self.origin + int(seconds / self.tb), self.origin)
+        self.container.seek(timestamp, stream=self.stream, backward=True, any_frame=False)
+
+    def keyframe_before(self, seconds: float) -> float | None:
+        """Estimated presentation time of the last indexed keyframe shown at or before
+        `seconds`; None when the container has no usable index (yet: Matroska
+        loads its cues at the first seek). Index timestamps are decode times in MP4, which
+        run ahead of presentation by the reordering delay; that delay is added back."""
+        try:
+            entries = self.stream.index_entries
+            if len(entries) < 2:
+                return None
+            delay = max(0, self.origin - entries[0].timestamp)
+            target = self.origin + int(seconds / self.tb) - delay
+            for _ in range(3):
+                index = entries.search_timestamp(target, backward=True, any_frame=False)
+                if index < 0:
+                    return None
+                entry = entries[index]
+                shown = self.seconds(entry.timestamp + delay)
+                if shown <= seconds + 1e-4:
+                    return shown
+                target = entry.timestamp - 1  # shown after `seconds`: take the one before
+            return None
+        except Exception:  # noqa: BLE001 - an index is an optimisation only
+            return None
+
+    def frames(self) -> Iterator[tuple[float, av.VideoFrame]]:
+        stream = self.stream
+        demux = self.container.demux(stream)
+        last = None
+        try:
+            while True:
+                try:
+                    packet = next(demux)
+                except StopIteration:
+                    break
+                except av.FFmpegError as exc:  # damaged or cut-off container data
+                    if self.damage.read_error is None:
+                        self.damage.read_error = str(getattr(exc, "strerror", None) or exc)
+                    packet = None  # drain the decoder below
+                try:
+                    decoded = stream.decode(packet)
+                except av.FFmpegError:
+                    self.damage.bad_packets += 1
+                    if self.damage.first_bad_time is None and packet is not None and packet.pts is not None:
+                        self.damage.first_bad_time = self.seconds(packet.pts)
+                    if packet is None:
+                        break
+                    continue
+                for frame in decoded:
+                    stamp = frame.pts if frame.pts is not None else frame.dts
+                    if stamp is not None:
+                        seconds = self.seconds(stamp)
+                    elif last is not None:
+                        seconds = last + self.default_duration
+                    elif self.decoded == 0:
+                        seconds = 0.0  # untimed stream: count from its first frame
+                    else:
+                        continue  # untimed frame right after a seek: cannot be placed
+                    last = seconds
+                    self.decoded += 1
+                    yield seconds, frame
+                if packet is None:
+                    break
+        finally:
+            demux.close()
