@@ -33,8 +33,10 @@ class FeatureConfig:
 
     backbone: str = "efficientnet-lite0"
     weights: str | None = None  # backbone weights file (required for resnet50; packaged for lite*)
-    whitening: str | None = None  # PCA whitening file (.npz or official .pth with mean/V/d)
-    dims: int | None = None  # keep this many whitened dimensions (None: all)
+    # PCA whitening: "auto" = the one packaged for the backbone if any (fitted on the benchmark's
+    # dev sources), "none", or a file (.npz, or the official .pth with mean/V/d).
+    whitening: str | None = "auto"
+    dims: int | None = None  # keep this many whitened dimensions (None: all in the file)
     precision: Literal["fp32", "bf16"] = "fp32"
     batch_size: int = 32  # frames per network forward pass
 
@@ -73,14 +75,15 @@ class VidsimConfig:
     def from_json(cls, text: str) -> "VidsimConfig":
         return cls.from_dict(json.loads(text))
 
-    def feature_key(self) -> str:
-        """Stable hash of everything that changes feature values (not batch sizes or threads)."""
+    def feature_key(self, *provenance: str) -> str:
+        """Stable hash of everything that changes feature values (not batch sizes or threads);
+        `provenance` adds what the configuration only names (weights and whitening versions)."""
         decode = dataclasses.asdict(self.decode)
         for volatile in ("batch_size", "strategy", "threads", "max_pixels"):
             decode.pop(volatile)
         features = dataclasses.asdict(self.features)
         features.pop("batch_size")
-        payload = json.dumps({"decode": decode, "features": features}, sort_keys=True)
+        payload = json.dumps({"decode": decode, "features": features, "provenance": provenance}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

@@ -35,7 +35,7 @@ class ViSiL(nn.Module):
         self.extractor = FeatureExtractor(config.features, device)
         self.device = self.extractor.device
         self.head = ViSiLHead.from_config(config.similarity, self.extractor.dims).to(self.device)
-        self.feature_key = config.feature_key()
+        self.feature_key = self.extractor.feature_key(config.decode)
 
     @property
     def mode(self) -> str:

@@ -21,7 +21,9 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
     group.add_argument("--backbone", default=FeatureConfig.backbone, help="backbone name (default: %(default)s); see `vidsim backbones`")
     group.add_argument("--weights", help="backbone weights file (required for resnet50: a torchvision ImageNet state_dict)")
-    group.add_argument("--whitening", help="PCA whitening file (.npz, or the official .pth with mean/V/d)")
+    group.add_argument("--whitening", default="auto",
+                       help="PCA whitening: auto (the one packaged for the backbone, if any), none, or a file "
+                            "(.npz, or the official .pth with mean/V/d) (default: %(default)s)")
     group.add_argument("--dims", type=int, help="keep this many whitened dimensions")
     group.add_argument("--head-weights", help="learned ViSiL head state_dict: switches to the 'visil' mode")
     group.add_argument("--symmetric", action="store_true", help="symmetric Chamfer (frame and video level)")
@@ -199,10 +201,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             bar.close()
 
     options = {"cache": None if args.no_cache else FeatureCache(args.cache_dir), "device": args.device}
-    if args.whitening:
-        options["whitening"] = args.whitening
+    options["whitening"] = args.whitening
     if args.weights:
         options["weights"] = args.weights
+    if args.dims:
+        options["dims"] = args.dims
     run = run_evaluation(
         Path(args.queries), Path(args.refs), Path(args.gt), args.method or ["vidsim"], Path(args.out),
         gt_format=args.gt_format, attributes=Path(args.attributes) if args.attributes else None,
@@ -221,8 +224,7 @@ def cmd_whiten(args: argparse.Namespace) -> int:
 
     from vidsim.features import PCAWhitening
 
-    if args.whitening:
-        raise VidsimError("vidsim whiten fits a whitening on unwhitened features: leave out --whitening")
+    args.whitening = "none"  # fitted on unwhitened region vectors
     model, cache = _session(args)
     features, failed = _extract_many(model, cache, _collect(args.paths), args.quiet)
     if not features:
@@ -301,7 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="method to run, repeatable (default: vidsim); `vidsim methods` lists them")
     p.add_argument("--out", default="vidsim-eval", help="output directory (default: %(default)s)")
     p.add_argument("--title", default="Evaluation")
-    p.add_argument("--whitening", help="whitening file for the vidsim methods")
+    p.add_argument("--whitening", default="auto", help="whitening for the vidsim methods: auto, none or a file")
+    p.add_argument("--dims", type=int, help="keep this many whitened dimensions (vidsim methods)")
     p.add_argument("--weights", help="backbone weights for vidsim:resnet50")
     p.add_argument("--device", default="cpu")
     p.add_argument("--cache-dir")

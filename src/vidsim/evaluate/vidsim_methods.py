@@ -20,7 +20,7 @@ class _FeatureMethod(Method):
     """Shares one ViSiL model and the feature cache between vidsim-based methods."""
 
     def __init__(self, name: str, backbone: str | None = None, weights: str | None = None,
-                 whitening: str | None = None, dims: int | None = None, head_weights: str | None = None,
+                 whitening: str | None = "auto", dims: int | None = None, head_weights: str | None = None,
                  symmetric: bool = False, precision: str = "fp32", device: str = "cpu",
                  cache: FeatureCache | None = None, config: VidsimConfig | None = None):
         from vidsim.model import ViSiL

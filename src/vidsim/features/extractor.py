@@ -5,6 +5,7 @@ batch of frames plus the (small) region features of the whole video.
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -17,9 +18,15 @@ from vidsim.errors import ModelError
 from vidsim.features.backbones import build_backbone
 from vidsim.features.pooling import region_vectors
 from vidsim.features.types import VideoFeatures
-from vidsim.features.whitening import PCAWhitening
+from vidsim.features.whitening import PCAWhitening, resolve_whitening
 
 ProgressFn = Callable[[int, float], None]  # (frames done in this call, seconds of video reached)
+
+
+def _file_digest(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -32,6 +39,74 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return device
 
 
+@torch.no_grad()
+def fold_batchnorms(module: nn.Module, probe_size: int = 64) -> nn.Module:
+    """Fold every eval-mode BatchNorm2d that reads a Conv2d's output straight into that
+    convolution (scaled weight, new bias) and put nn.Identity in its place. Inference only.
+
+    Pairs come from the data flow of one small forward pass (hooks on the leaf modules and convolutions), not
+    from names: a batch norm is folded when its input is the output of a convolution that ran
+    once and whose output no other module read. A second pass on the same input must give the
+    same stage maps (to 1e-4), otherwise the unfolded module is returned: a convolution output
+    also read by a functional op would be caught there.
+    """
+    param = next(module.parameters())
+    probe = torch.rand(1, 3, probe_size, probe_size, generator=torch.Generator().manual_seed(0))
+    probe = probe.to(param.device, param.dtype)
+    producer: dict[int, nn.Module] = {}  # id(conv output) -> conv
+    readers: dict[int, list[nn.Module]] = {}  # id(conv output) -> modules that read it
+    calls: dict[nn.Module, int] = {}
+    alive: list[torch.Tensor] = []  # keeps outputs alive so that their ids stay unique
+
+    def before(mod, inputs):
+        calls[mod] = calls.get(mod, 0) + 1
+        for t in inputs:
+            if isinstance(t, torch.Tensor) and id(t) in producer:
+                readers.setdefault(id(t), []).append(mod)
+
+    def after_conv(conv, _inputs, output):
+        producer[id(output)] = conv
+        alive.append(output)
+
+    named = dict(module.named_modules())
+    readers_of_interest = [m for m in named.values() if isinstance(m, nn.Conv2d) or not list(m.children())]
+    hooks = [m.register_forward_pre_hook(before) for m in readers_of_interest]
+    hooks += [m.register_forward_hook(after_conv) for m in named.values() if isinstance(m, nn.Conv2d)]
+    try:
+        expected = module(probe)
+    finally:
+        for h in hooks:
+            h.remove()
+    pairs = []
+    for key, conv in producer.items():
+        users = readers.get(key, [])
+        if len(users) == 1 and isinstance(users[0], nn.BatchNorm2d) and calls[conv] == 1:
+            bn = users[0]
+            if not bn.training and calls[bn] == 1 and bn.running_var is not None and bn.num_features == conv.out_channels:
+                pairs.append((conv, bn))
+    if not pairs:
+        return module
+    folded = copy.deepcopy(module)
+    fnamed = dict(folded.named_modules())
+    names = {m: n for n, m in named.items()}
+    for conv_name, bn_name in ((names[c], names[b]) for c, b in pairs):
+        conv, bn = fnamed[conv_name], fnamed[bn_name]
+        scale = (bn.running_var + bn.eps).rsqrt()
+        if bn.weight is not None:
+            scale = scale * bn.weight
+        bias = -bn.running_mean if conv.bias is None else conv.bias - bn.running_mean
+        bias = bias * scale + (bn.bias if bn.bias is not None else 0.0)
+        conv.weight.mul_(scale.reshape(-1, *([1] * (conv.weight.ndim - 1))))
+        conv.bias = nn.Parameter(bias, requires_grad=False)
+        parent, _, attr = bn_name.rpartition(".")
+        setattr(fnamed[parent] if parent else folded, attr, nn.Identity())
+    got = folded(probe)
+    same = isinstance(got, (list, tuple)) and len(got) == len(expected) and all(
+        g.shape == e.shape and torch.allclose(g, e, rtol=1e-4, atol=1e-4) for g, e in zip(got, expected)
+    )
+    return folded if same else module
+
+
 class FeatureExtractor(nn.Module):
     """Backbone + region pooling + whitening; input uint8 RGB frames [B, H, W, 3]."""
 
@@ -39,17 +114,22 @@ class FeatureExtractor(nn.Module):
         super().__init__()
         self.config = config
         self.backbone = build_backbone(config.backbone, config.weights)
-        self.whitening = PCAWhitening.load(config.whitening, config.dims) if config.whitening else None
+        white_file = resolve_whitening(config.backbone, config.whitening)
+        self.whitening = PCAWhitening.load(white_file, config.dims) if white_file else None
+        self.whitening_version = f"{white_file.name}:{_file_digest(white_file)}" if white_file else "none"
         if self.whitening is not None and self.whitening.in_dims != sum(self.backbone.channels):
             raise ModelError(
-                f"{config.whitening}: whitening is for {self.whitening.in_dims}-d vectors but "
+                f"{white_file}: whitening is for {self.whitening.in_dims}-d vectors but "
                 f"{config.backbone} gives {sum(self.backbone.channels)}-d"
             )
         self.device = resolve_device(device)
         self.to(self.device).eval()
         if config.precision == "bf16":
-            # bf16 weights and activations in channels_last: about 3x fp32 on AVX-512 CPUs;
-            # pooling, normalisation and whitening stay in fp32.
+            # bf16 weights and activations in channels_last: about 3.5x fp32 on AVX-512 CPUs;
+            # batch norms are folded into their convolutions first (in fp32; worth ~10-25%
+            # here, since unfused bf16 batch norms cost about 15% of the backbone's time).
+            # Pooling, normalisation and whitening stay in fp32.
+            self.backbone = fold_batchnorms(self.backbone)
             self.backbone.to(dtype=torch.bfloat16, memory_format=torch.channels_last)
 
     @property
@@ -59,6 +139,11 @@ class FeatureExtractor(nn.Module):
     @property
     def weights_version(self) -> str:
         return self.backbone.weights_version
+
+    def feature_key(self, decode: DecodeConfig) -> str:
+        """Key of the features this extractor makes from frames decoded with `decode`."""
+        config = VidsimConfig(decode=decode, features=self.config)
+        return config.feature_key(self.weights_version, self.whitening_version)
 
     def region_vectors(self, frames: torch.Tensor) -> torch.Tensor:
         """Unwhitened L3-iMAC region vectors [B, 9, sum(C)] (fp32 whatever the precision)."""
@@ -114,5 +199,5 @@ class FeatureExtractor(nn.Module):
         """Decode `path` and embed it, batch by batch."""
         from vidsim.decode import iter_frames
 
-        key = VidsimConfig(decode=decode, features=self.config).feature_key()
+        key = self.feature_key(decode)
         return self.embed_batches(iter_frames(path, decode), str(path), key, progress)

@@ -83,3 +83,21 @@ class PCAWhitening(nn.Module):
         except Exception as exc:
             raise ModelError(f"{path}: cannot read whitening ({exc})") from exc
         return cls(parts["mean"], parts["V"], parts["d"], dims)
+
+
+PACKAGED_DIR = Path(__file__).resolve().parents[1] / "data" / "whitening"
+
+
+def packaged_whitening(backbone: str) -> Path | None:
+    """The whitening file shipped for `backbone`, if any."""
+    path = PACKAGED_DIR / f"{backbone}.npz"
+    return path if path.is_file() else None
+
+
+def resolve_whitening(backbone: str, whitening: str | None) -> Path | None:
+    """'auto' -> the packaged file for the backbone (or none); 'none'/None -> none; else the path."""
+    if whitening is None or whitening.lower() == "none":
+        return None
+    if whitening == "auto":
+        return packaged_whitening(backbone)
+    return Path(whitening)
