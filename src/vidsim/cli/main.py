@@ -317,6 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("backbones", help="list the registered backbones")
     p.set_defaults(func=cmd_backbones)
+
+    from vidsim.cli import index_commands
+
+    index_commands.register(sub, _model_options, _config)
     return parser
 
 
