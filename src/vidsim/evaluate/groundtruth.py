@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Union
+
+from vidsim.similarity.segments import Segment  # re-exported: defined low so similarity can use it
 
 PathLike = Union[str, os.PathLike]
 Pair = tuple[str, str]
@@ -41,36 +42,6 @@ __all__ = [
     "read_vcsl_pair_file",
     "read_vcsl_query_sets",
 ]
-
-
-@dataclass(frozen=True)
-class Segment:
-    """One copied (or predicted) segment pair: query interval and reference interval in seconds."""
-
-    query_start: float
-    query_end: float
-    ref_start: float
-    ref_end: float
-    score: float = 1.0
-
-    def __post_init__(self) -> None:
-        for name in ("query_start", "query_end", "ref_start", "ref_end", "score"):
-            value = float(getattr(self, name))
-            if not math.isfinite(value):
-                raise ValueError(f"Segment.{name} must be finite, got {value!r}")
-            object.__setattr__(self, name, value)
-        if self.query_end < self.query_start or self.ref_end < self.ref_start:
-            raise ValueError(f"Segment ends before it starts: {self}")
-
-    @property
-    def query_length(self) -> float:
-        """Length of the query interval in seconds."""
-        return self.query_end - self.query_start
-
-    @property
-    def ref_length(self) -> float:
-        """Length of the reference interval in seconds."""
-        return self.ref_end - self.ref_start
 
 
 def _freeze_matches(matches: Mapping[str, Mapping[str, Iterable[Segment]]]) -> Mapping:

@@ -3,9 +3,14 @@
 `vidsim` is the default configuration; `vidsim:<backbone>` swaps the backbone (e.g.
 `vidsim:resnet50` with `weights=`); `global-mean` is the coarse baseline: the mean of the
 frame vectors (each the L2-normalised mean of its regions) compared by cosine.
+
+`vidsim` also localises copied segments: temporal alignment (`vidsim.similarity.align`, method
+`alignment=`, default the temporal network "tn", parameters `alignment_params=`) on the f2f map.
 """
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +18,8 @@ import numpy as np
 
 from vidsim.config import FeatureConfig, SimilarityConfig, VidsimConfig
 from vidsim.evaluate.methods import Method, register_method
+from vidsim.similarity.align import DEFAULT_METHOD, make_aligner
+from vidsim.similarity.segments import Segment
 from vidsim.store import FeatureCache
 
 
@@ -46,16 +53,44 @@ class _FeatureMethod(Method):
                 "weights_version": self.model.extractor.weights_version}
 
 
+@dataclass(frozen=True)
+class PreparedVideo:
+    """`VidsimMethod`'s descriptor: region features ready to compare and their timestamps (s)."""
+
+    regions: Any  # torch.Tensor [P, R, D], attention applied
+    timestamps: np.ndarray  # [P] seconds
+
+
 @register_method("vidsim")
 class VidsimMethod(_FeatureMethod):
-    """ViSiL similarity as configured (default: efficientnet-lite0, untrained Chamfer)."""
+    """ViSiL similarity as configured (default: efficientnet-lite0, untrained Chamfer), with
+    copied-segment localisation by temporal alignment on the f2f map."""
 
-    def index_video(self, path: Path) -> Any:
+    def __init__(self, name: str, alignment: str = DEFAULT_METHOD, alignment_params: dict | None = None,
+                 **options: Any):
+        super().__init__(name, **options)
+        self.alignment = alignment
+        self.alignment_params = dict(alignment_params or {})
+        self.aligner = make_aligner(alignment, **self.alignment_params)  # fails early on bad names
+
+    def index_video(self, path: Path) -> PreparedVideo:
         features = super().index_video(path)
-        return self.model._prepared(features)  # attention once per video, not once per pair
+        # attention once per video, not once per pair
+        return PreparedVideo(self.model._prepared(features), np.asarray(features.timestamps, dtype=np.float64))
 
     def calculate_video_similarity(self, query: Any, reference: Any) -> float:
-        return float(self.model.head(query, reference))
+        return float(self.model.head(_regions(query), _regions(reference)))
+
+    def localise(self, query: PreparedVideo, reference: PreparedVideo) -> list[Segment]:
+        f2f = self.model.calculate_f2f_matrix(query.regions, reference.regions)
+        return self.aligner(f2f, query.timestamps, reference.timestamps)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "alignment": self.alignment, "alignment_params": dataclasses.asdict(self.aligner)}
+
+
+def _regions(x: Any) -> Any:
+    return x.regions if isinstance(x, PreparedVideo) else x
 
 
 @register_method("global-mean")
