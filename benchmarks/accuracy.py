@@ -61,6 +61,7 @@ def main() -> None:
     parser.add_argument("--bench", type=Path, default=Path.home() / ".cache" / "vidsim" / "bench")
     parser.add_argument("--splits", nargs="+", default=["dev", "test"])
     parser.add_argument("--methods", nargs="+", help="subset of the method labels")
+    parser.add_argument("--report", default="accuracy", help="name of the report files (default: %(default)s)")
     args = parser.parse_args()
 
     build_benchmark(fetch_corpus(only=needed_clips()), args.bench, seed=0)
@@ -89,7 +90,7 @@ def main() -> None:
              "precision 0.9. Only dev sources were used to choose anything (the packaged whitening "
              "is fitted on dev sources).\n"]
     for split in args.splits:
-        out_dir = RESULTS / f"accuracy_{split}"
+        out_dir = RESULTS / f"{args.report}_{split}"
         start = time.time()
         run = run_evaluation(
             args.bench / split / "queries", args.bench / split / "refs", args.bench / f"gt_{split}.csv",
@@ -102,21 +103,22 @@ def main() -> None:
             "metrics": {r.name: dict(r.metrics) for r in run.results},
         }
         lines.append(f"## {split} split\n")
-        lines.append("| method | mAP | µAP | R@P90 | seconds |")
-        lines.append("|---|---:|---:|---:|---:|")
+        lines.append("| method | mAP | µAP | R@P90 | seg P | seg R | seg F | seconds |")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
         for r in run.results:
             m = r.metrics
-            lines.append(f"| {r.name} | {m['mAP']:.3f} | {m['uAP']:.3f} | {m.get('R@P90', float('nan')):.3f} | "
-                         f"{run.timings[r.name]:.0f} |")
-        lines.append(f"\nPer family, source and kind: [accuracy_{split}/evaluation.md](accuracy_{split}/evaluation.md); "
-                     f"PR curves: [accuracy_{split}/evaluation_pr.png](accuracy_{split}/evaluation_pr.png).\n")
+            cells = [m.get(k, float("nan")) for k in ("mAP", "uAP", "R@P90", "seg_P", "seg_R", "seg_F")]
+            text = " | ".join("–" if v != v else f"{v:.3f}" for v in cells)
+            lines.append(f"| {r.name} | {text} | {run.timings[r.name]:.0f} |")
+        lines.append(f"\nPer family, source and kind: [{out_dir.name}/evaluation.md]({out_dir.name}/evaluation.md); "
+                     f"PR curves: [{out_dir.name}/evaluation_pr.png]({out_dir.name}/evaluation_pr.png).\n")
         print("\n".join(lines[-(len(run.results) + 4):]), flush=True)
     if skipped:
         lines.append("## Not run\n")
         lines += [f"- {label}: {why}" for label, why in skipped.items()]
-    (RESULTS / "accuracy.md").write_text("\n".join(lines) + "\n")
-    (RESULTS / "accuracy.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
-    print(f"wrote {RESULTS / 'accuracy.md'}")
+    (RESULTS / f"{args.report}.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{args.report}.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    print(f"wrote {RESULTS / (args.report + '.md')}")
 
 
 if __name__ == "__main__":

@@ -206,6 +206,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         options["weights"] = args.weights
     if args.dims:
         options["dims"] = args.dims
+    if args.alignment:
+        options["alignment"] = args.alignment
     run = run_evaluation(
         Path(args.queries), Path(args.refs), Path(args.gt), args.method or ["vidsim"], Path(args.out),
         gt_format=args.gt_format, attributes=Path(args.attributes) if args.attributes else None,
@@ -305,6 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--title", default="Evaluation")
     p.add_argument("--whitening", default="auto", help="whitening for the vidsim methods: auto, none or a file")
     p.add_argument("--dims", type=int, help="keep this many whitened dimensions (vidsim methods)")
+    p.add_argument("--alignment", choices=["tn", "dp", "hv"],
+                   help="copied-segment localisation for the vidsim methods (default: tn)")
     p.add_argument("--weights", help="backbone weights for vidsim:resnet50")
     p.add_argument("--device", default="cpu")
     p.add_argument("--cache-dir")
