@@ -18,6 +18,9 @@ _LAZY = {
     "SimilarityConfig": "vidsim.config",
     "VideoFeatures": "vidsim.features",
     "FeatureCache": "vidsim.store",
+    "Index": "vidsim.index",
+    "IndexConfig": "vidsim.index",
+    "Match": "vidsim.index",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -47,3 +47,7 @@ class ModelError(VidsimError):
 
 class ConfigMismatchError(VidsimError):
     """Features or an index were made with another configuration than the one asked for."""
+
+
+class IndexBusyError(VidsimError):
+    """Another process is writing to the index (adding or removing videos) right now."""

@@ -1,0 +1,200 @@
+"""The catalog: SQLite (WAL) metadata of indexed videos, the index's source of truth.
+
+A video row commits only after its codes file is durably in place, so every row names a
+readable file. Vector ids are handed out from a counter in the same transaction: video v owns
+vector ids [first_vector, first_vector + frames). Removed videos leave a row in `removed`
+so that vector snapshots taken before the removal can be cleaned when next opened.
+"""
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS videos (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    content_hash TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    name TEXT NOT NULL,
+    duration REAL NOT NULL,
+    frames INTEGER NOT NULL,
+    first_vector INTEGER NOT NULL,
+    codes_file TEXT NOT NULL,
+    codes_bytes INTEGER NOT NULL,
+    file_bytes INTEGER NOT NULL,
+    added REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS removed (
+    id INTEGER PRIMARY KEY,
+    first_vector INTEGER NOT NULL,
+    frames INTEGER NOT NULL,
+    removed REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO counters VALUES ('next_vector', 0);
+"""
+_COLUMNS = "id, content_hash, path, name, duration, frames, first_vector, codes_file, codes_bytes, file_bytes, added"
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """One indexed video."""
+
+    id: int
+    content_hash: str
+    path: str  # as given when added
+    name: str  # file stem: the id used in VSC-style CSVs
+    duration: float  # seconds
+    frames: int  # sampled frames stored
+    first_vector: int
+    codes_file: str  # relative to the index directory
+    codes_bytes: int
+    file_bytes: int  # size of the video file
+    added: float  # unix time
+
+
+class Catalog:
+    """Thin typed wrapper over one SQLite connection (one per Index object, one thread)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a process crash never loses a commit; a power cut may lose the
+        # last ones but never corrupts (and codes files are fsynced before their row commits).
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA busy_timeout=30000")
+        with self.transaction():
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    self.db.execute(statement)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the database file and truncate it (after a writer's batch)."""
+        try:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError:  # busy: the next checkpoint will do it
+            pass
+
+    def transaction(self):
+        return _Transaction(self.db)
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits (cheap change detection)."""
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
+    # --- reads ----------------------------------------------------------------------
+    def videos(self, after_id: int = 0) -> list[VideoRecord]:
+        rows = self.db.execute(f"SELECT {_COLUMNS} FROM videos WHERE id > ? ORDER BY id", (after_id,))
+        return [VideoRecord(*row) for row in rows]
+
+    def get(self, video_id: int) -> VideoRecord | None:
+        row = self.db.execute(f"SELECT {_COLUMNS} FROM videos WHERE id = ?", (video_id,)).fetchone()
+        return VideoRecord(*row) if row else None
+
+    def by_hash(self, content_hash: str) -> VideoRecord | None:
+        row = self.db.execute(f"SELECT {_COLUMNS} FROM videos WHERE content_hash = ?", (content_hash,)).fetchone()
+        return VideoRecord(*row) if row else None
+
+    def removed_since(self, video_id_upto: int) -> list[tuple[int, int, int]]:
+        """(id, first_vector, frames) of removed videos with id <= video_id_upto."""
+        rows = self.db.execute("SELECT id, first_vector, frames FROM removed WHERE id <= ? ORDER BY id", (video_id_upto,))
+        return [tuple(r) for r in rows]
+
+    def max_id(self) -> int:
+        """The highest video id ever handed out (removed ones included)."""
+        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'videos'").fetchone()
+        return int(row[0]) if row else 0
+
+    def totals(self) -> tuple[int, float, int, int]:
+        """(videos, seconds, frames, codes bytes)."""
+        row = self.db.execute("SELECT COUNT(*), TOTAL(duration), TOTAL(frames), TOTAL(codes_bytes) FROM videos").fetchone()
+        return int(row[0]), float(row[1]), int(row[2]), int(row[3])
+
+    def codes_files(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT codes_file FROM videos")}
+
+    # --- writes ---------------------------------------------------------------------
+    def insert(self, content_hash: str, path: str, name: str, duration: float, frames: int, codes_file: str,
+               codes_bytes: int, file_bytes: int) -> VideoRecord:
+        with self.transaction():
+            first = int(self.db.execute("SELECT value FROM counters WHERE name = 'next_vector'").fetchone()[0])
+            self.db.execute("UPDATE counters SET value = ? WHERE name = 'next_vector'", (first + frames,))
+            cur = self.db.execute(
+                "INSERT INTO videos (content_hash, path, name, duration, frames, first_vector, codes_file, codes_bytes,"
+                " file_bytes, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (content_hash, path, name, duration, frames, first, codes_file, codes_bytes, file_bytes, time.time()),
+            )
+            video_id = int(cur.lastrowid)
+        return self.get(video_id)
+
+    def delete(self, video_id: int) -> VideoRecord | None:
+        with self.transaction():
+            record = self.get(video_id)
+            if record is None:
+                return None
+            self.db.execute("DELETE FROM videos WHERE id = ?", (video_id,))
+            self.db.execute(
+                "INSERT OR REPLACE INTO removed VALUES (?, ?, ?, ?)",
+                (video_id, record.first_vector, record.frames, time.time()),
+            )
+        return record
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error); the connection is in autocommit mode."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, kind, exc, tb):
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+        return False
+
+
+@dataclass(frozen=True)
+class VectorRanges:
+    """Which live video owns a vector id: sorted (first_vector, frames, video_id) arrays."""
+
+    starts: np.ndarray
+    counts: np.ndarray
+    video_ids: np.ndarray
+
+    @classmethod
+    def of(cls, records: list[VideoRecord]) -> "VectorRanges":
+        records = sorted(records, key=lambda r: r.first_vector)
+        return cls(
+            np.array([r.first_vector for r in records], dtype=np.int64),
+            np.array([r.frames for r in records], dtype=np.int64),
+            np.array([r.id for r in records], dtype=np.int64),
+        )
+
+    def appended(self, record: VideoRecord) -> "VectorRanges":
+        """With a newly committed video (its vector ids follow all others)."""
+        return VectorRanges(
+            np.append(self.starts, np.int64(record.first_vector)),
+            np.append(self.counts, np.int64(record.frames)),
+            np.append(self.video_ids, np.int64(record.id)),
+        )
+
+    def lookup(self, vector_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(video_id, frame index) per vector id; video_id -1 where the id is not live."""
+        vector_ids = np.asarray(vector_ids, dtype=np.int64)
+        if len(self.starts) == 0:
+            return np.full(vector_ids.shape, -1, np.int64), np.zeros(vector_ids.shape, np.int64)
+        pos = np.searchsorted(self.starts, vector_ids, side="right") - 1
+        pos_c = np.clip(pos, 0, None)
+        frame = vector_ids - self.starts[pos_c]
+        live = (pos >= 0) & (vector_ids >= 0) & (frame < self.counts[pos_c])
+        return np.where(live, self.video_ids[pos_c], -1), np.where(live, frame, 0)

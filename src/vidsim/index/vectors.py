@@ -1,0 +1,217 @@
+"""Nearest-neighbour search over frame vectors, behind one small interface.
+
+`VectorStore` is what the index needs from a vector database (add, remove, search, save,
+load, ntotal); `FaissStore` implements it in-process with FAISS. A Milvus (or other) store
+would implement the same five methods. Vectors are L2-normalised, so inner product = cosine.
+
+FAISS kinds: `flat` (exact, IndexFlatIP), `ivf` (IVF with 8-bit scalar quantisation: 1/4 of
+the memory, trained on the vectors present when it is built), `hnsw` (graph, no training;
+removal rebuilds the graph). `choose_kind` applies the `auto` policy.
+
+Snapshot file: 8-byte magic, a little-endian uint32 length, a JSON header (kind, dims,
+watermark, ...), then the FAISS index bytes. It is written to a temporary name, fsynced and
+renamed over the previous one, so a reader opens either the old or the new snapshot.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vidsim.errors import VidsimError
+
+MAGIC = b"VIDSIMVS"
+
+
+class VectorStore(ABC):
+    """An id -> vector collection searched by inner product."""
+
+    kind: str
+    dims: int
+
+    @property
+    @abstractmethod
+    def ntotal(self) -> int: ...
+
+    @abstractmethod
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
+
+    @abstractmethod
+    def remove(self, ids: np.ndarray) -> int:
+        """Remove the given ids (absent ids are ignored); returns how many were removed."""
+
+    @abstractmethod
+    def search(self, vectors: np.ndarray, k: int, **options: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(scores [n, k] float32, ids [n, k] int64, -1 where fewer than k exist); `options` are
+        store-specific search parameters (FAISS: nprobe, ef_search), unknown ones ignored."""
+
+    @abstractmethod
+    def save(self, path: Path, header: dict[str, Any]) -> None:
+        """Write atomically; `header` is returned unchanged by `load`."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, path: Path) -> tuple["VectorStore", dict[str, Any]]: ...
+
+
+def choose_kind(requested: str, ntotal: int, flat_max: int) -> str:
+    """The `auto` policy: exact search while the collection is small, IVF past `flat_max` vectors."""
+    if requested != "auto":
+        return requested
+    return "flat" if ntotal <= flat_max else "ivf"
+
+
+def ivf_lists(ntotal: int, requested: int | None = None) -> int:
+    if requested:
+        return int(requested)
+    return int(min(65536, max(16, 4 * math.sqrt(max(ntotal, 1)))))
+
+
+class FaissStore(VectorStore):
+    """FAISS in-process: flat (exact), ivf (IVF + SQ8) or hnsw, all with 64-bit ids."""
+
+    def __init__(self, index, kind: str, dims: int, trained_on: int = 0, hnsw_m: int = 32):
+        self.index = index
+        self.kind = kind
+        self.dims = dims
+        self.trained_on = trained_on  # vectors the IVF was trained with (0 for untrained kinds)
+        self.hnsw_m = hnsw_m
+
+    # --- construction -------------------------------------------------------------------
+    @classmethod
+    def empty(cls, kind: str, dims: int, hnsw_m: int = 32) -> "FaissStore":
+        import faiss
+
+        if kind == "flat":
+            return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dims)), kind, dims)
+        if kind == "hnsw":
+            graph = faiss.IndexHNSWFlat(dims, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            return cls(faiss.IndexIDMap2(graph), kind, dims, hnsw_m=hnsw_m)
+        raise VidsimError(f"a {kind!r} vector store needs training vectors: use FaissStore.build")
+
+    @classmethod
+    def build(cls, kind: str, dims: int, ids: np.ndarray, vectors: np.ndarray, *, lists: int | None = None,
+              hnsw_m: int = 32, seed: int = 0) -> "FaissStore":
+        """A store of `kind` holding `vectors` (an IVF is trained on a sample of them)."""
+        import faiss
+
+        if kind != "ivf":
+            store = cls.empty(kind, dims, hnsw_m)
+            store.add(ids, vectors)
+            return store
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        nlist = min(ivf_lists(len(vectors), lists), max(1, len(vectors) // 39))
+        quantizer = faiss.IndexFlatIP(dims)
+        index = faiss.IndexIVFScalarQuantizer(quantizer, dims, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                              faiss.METRIC_INNER_PRODUCT)
+        sample = vectors
+        if len(vectors) > 256 * nlist:
+            pick = np.random.default_rng(seed).choice(len(vectors), 256 * nlist, replace=False)
+            sample = vectors[np.sort(pick)]
+        index.train(sample)
+        index.referenced_objects = [quantizer]  # keep the quantizer alive beside the index
+        store = cls(index, kind, dims, trained_on=len(vectors))
+        store.add(ids, vectors)
+        return store
+
+    # --- VectorStore ----------------------------------------------------------------------
+    @property
+    def ntotal(self) -> int:
+        return int(self.index.ntotal)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != self.dims:
+            raise ValueError(f"expected [n, {self.dims}] vectors, got {vectors.shape}")
+        self.index.add_with_ids(vectors, np.ascontiguousarray(ids, dtype=np.int64))
+
+    def remove(self, ids: np.ndarray) -> int:
+        import faiss
+
+        ids = np.unique(np.asarray(ids, dtype=np.int64))
+        if len(ids) == 0 or self.ntotal == 0:
+            return 0
+        selector = _selector(ids)
+        if self.kind != "hnsw":
+            return int(self.index.remove_ids(selector))
+        # HNSW graphs cannot drop nodes: rebuild from the stored vectors without them.
+        all_ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        keep = ~np.isin(all_ids, ids)
+        if keep.all():
+            return 0
+        vectors = self.index.index.reconstruct_n(0, self.ntotal)
+        rebuilt = FaissStore.empty("hnsw", self.dims, self.hnsw_m)
+        rebuilt.add(all_ids[keep], vectors[keep])
+        self.index = rebuilt.index
+        return int((~keep).sum())
+
+    def search(self, vectors: np.ndarray, k: int, nprobe: int = 32, ef_search: int = 128, **_: Any) -> tuple[np.ndarray, np.ndarray]:
+        import faiss
+
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if self.ntotal == 0 or len(vectors) == 0:
+            return np.zeros((len(vectors), k), np.float32), np.full((len(vectors), k), -1, np.int64)
+        if self.kind == "ivf":
+            faiss.extract_index_ivf(self.index).nprobe = nprobe
+        elif self.kind == "hnsw":
+            faiss.downcast_index(self.index.index).hnsw.efSearch = max(ef_search, k)
+        scores, ids = self.index.search(vectors, k)
+        return scores, ids.astype(np.int64, copy=False)
+
+    def save(self, path: Path, header: dict[str, Any]) -> None:
+        import faiss
+
+        header = {**header, "kind": self.kind, "dims": self.dims, "trained_on": self.trained_on, "ntotal": self.ntotal,
+                  "hnsw_m": self.hnsw_m}
+        blob = json.dumps(header, sort_keys=True).encode()
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(MAGIC + struct.pack("<I", len(blob)) + blob)
+                writer = faiss.PyCallbackIOWriter(fh.write)
+                faiss.write_index(self.index, writer)
+                del writer  # flushes its buffer into fh
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: Path) -> tuple["FaissStore", dict[str, Any]]:
+        import faiss
+
+        try:
+            with open(path, "rb") as fh:
+                if fh.read(len(MAGIC)) != MAGIC:
+                    raise VidsimError(f"{path}: not a vidsim vector snapshot")
+                (length,) = struct.unpack("<I", fh.read(4))
+                header = json.loads(fh.read(length))
+                index = faiss.read_index(faiss.PyCallbackIOReader(fh.read))
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError, RuntimeError, struct.error) as exc:
+            raise VidsimError(f"{path}: unreadable vector snapshot ({exc})") from exc
+        if index.ntotal != header.get("ntotal", index.ntotal):
+            raise VidsimError(f"{path}: vector snapshot holds {index.ntotal} vectors, header says {header['ntotal']}")
+        store = cls(index, header["kind"], int(header["dims"]), int(header.get("trained_on", 0)), int(header.get("hnsw_m", 32)))
+        return store, header
+
+
+def _selector(ids: np.ndarray):
+    """A FAISS id selector: a range when the ids are contiguous, else a batch."""
+    import faiss
+
+    if len(ids) and ids[-1] - ids[0] + 1 == len(ids):
+        return faiss.IDSelectorRange(int(ids[0]), int(ids[-1]) + 1)
+    return faiss.IDSelectorBatch(len(ids), faiss.swig_ptr(np.ascontiguousarray(ids)))
