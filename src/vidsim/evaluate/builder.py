@@ -44,6 +44,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import time
@@ -492,7 +493,8 @@ def _run_jobs(jobs: list[tuple[str, Callable, tuple]], workers: int, progress: P
             if progress:
                 progress(i + 1, total, key)
         return results
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # spawn, not fork: forking a process that already runs torch/FFmpeg threads can crash the child.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(fn, args): key for key, fn, args in jobs}
         for i, fut in enumerate(as_completed(futures)):
             results[futures[fut]] = fut.result()
