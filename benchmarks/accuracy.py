@@ -81,7 +81,7 @@ def main() -> None:
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     report = {"date": started, "command": " ".join(["python", *sys.argv]), "versions": versions(),
               "skipped": skipped, "splits": {}}
-    lines = [f"# Accuracy on the real-footage benchmark\n",
+    lines = ["# Accuracy on the real-footage benchmark\n",
              f"Date: {started}. Command: `{report['command']}`.  ",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()) + ".\n",
              "Benchmark: `python benchmarks/build_benchmark.py` (seed 0; dev and test split by source). "

@@ -154,9 +154,8 @@ def similarity_matrix(model: ViSiL, videos: list[VideoFeatures], progress: Calla
 def export_features(features: dict[Path, VideoFeatures], out_dir: Path) -> Path:
     """Write one .safetensors file per video and a manifest.csv (path, file, frames, seconds)."""
     import csv
-    import os
-    import tempfile
 
+    from vidsim.fsutil import atomic_open
     from vidsim.store import save_features
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -172,10 +171,8 @@ def export_features(features: dict[Path, VideoFeatures], out_dir: Path) -> Path:
         duration = float(feats.timestamps[-1]) if feats.num_frames else 0.0
         rows.append([str(path), name, feats.num_frames, f"{duration:.3f}"])
     manifest = out_dir / "manifest.csv"
-    fd, tmp = tempfile.mkstemp(prefix=".manifest.", dir=out_dir)
-    with os.fdopen(fd, "w", newline="") as fh:
+    with atomic_open(manifest, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["path", "file", "frames", "last_timestamp"])
         writer.writerows(rows)
-    os.replace(tmp, manifest)
     return manifest

@@ -59,11 +59,10 @@ class PCAWhitening(nn.Module):
 
     def save(self, path: str | Path) -> None:
         """Save in the official layout (mean, V, d; all components kept) as .npz."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:
+        from vidsim.fsutil import atomic_open
+
+        with atomic_open(path, "wb") as fh:
             np.savez(fh, mean=self.mean.cpu().numpy(), V=self.V.cpu().numpy(), d=self.d.cpu().numpy())
-        tmp.replace(path)
 
     @classmethod
     def load(cls, path: str | Path, dims: int | None = None) -> "PCAWhitening":

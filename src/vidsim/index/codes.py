@@ -17,8 +17,6 @@ place before the catalog row that names them commits.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from vidsim.errors import VidsimError
+from vidsim.fsutil import atomic_path
 
 
 def truncate(regions: np.ndarray, dims: int | None) -> np.ndarray:
@@ -134,16 +133,8 @@ def write_codes(path: Path, codec: Codec, regions: np.ndarray, timestamps: np.nd
     tensors = codec.encode(regions)
     tensors["timestamps"] = np.ascontiguousarray(timestamps, dtype=np.float64)
     metadata = {"codes": codec.name, "meta": json.dumps(meta, sort_keys=True)}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        _fsync_file(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    with atomic_path(path, durable=True) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
     return path.stat().st_size
 
 
@@ -156,25 +147,3 @@ def read_codes(path: Path, codec: Codec) -> tuple[np.ndarray, np.ndarray]:
     except (SafetensorError, OSError, ValueError) as exc:
         raise VidsimError(f"{path}: unreadable codes file ({exc})") from exc
     return codec.decode(arrays), arrays["timestamps"]
-
-
-def _fsync_file(path: str | Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename in `path` durable (no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

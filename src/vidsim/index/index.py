@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +38,8 @@ from vidsim.config import VidsimConfig
 from vidsim.errors import ConfigMismatchError, IndexBusyError, ModelError, VidsimError, VideoError
 from vidsim.features.types import VideoFeatures
 from vidsim.index.catalog import Catalog, VectorRanges, VideoRecord
-from vidsim.index.codes import Codec, frame_vectors, fsync_dir, make_codec, read_codes, write_codes
+from vidsim.fsutil import atomic_open, fsync_dir
+from vidsim.index.codes import Codec, frame_vectors, make_codec, read_codes, write_codes
 from vidsim.index.config import IndexConfig, SearchConfig, StoredConfig, config_differences
 from vidsim.index.search import Match, candidates, rerank, segments_of
 from vidsim.index.vectors import FaissStore, VectorStore, choose_kind
@@ -556,17 +556,8 @@ def _check_model(directory: Path, stored: StoredConfig, model) -> None:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    with atomic_open(path, "w", durable=True) as fh:
+        fh.write(text)
 
 
 def _size(path: Path) -> int:

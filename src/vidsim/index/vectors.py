@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import struct
-import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from vidsim.fsutil import atomic_open
 from vidsim.errors import VidsimError
 
 MAGIC = b"VIDSIMVS"
@@ -173,19 +172,11 @@ class FaissStore(VectorStore):
         header = {**header, "kind": self.kind, "dims": self.dims, "trained_on": self.trained_on, "ntotal": self.ntotal,
                   "hnsw_m": self.hnsw_m}
         blob = json.dumps(header, sort_keys=True).encode()
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(MAGIC + struct.pack("<I", len(blob)) + blob)
-                writer = faiss.PyCallbackIOWriter(fh.write)
-                faiss.write_index(self.index, writer)
-                del writer  # flushes its buffer into fh
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(path, "wb", durable=True) as fh:
+            fh.write(MAGIC + struct.pack("<I", len(blob)) + blob)
+            writer = faiss.PyCallbackIOWriter(fh.write)
+            faiss.write_index(self.index, writer)
+            del writer  # flushes its buffer into fh
 
     @classmethod
     def load(cls, path: Path) -> tuple["FaissStore", dict[str, Any]]:

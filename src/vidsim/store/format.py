@@ -6,8 +6,6 @@ reader never sees a half-written file, even after a crash.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from vidsim.errors import VidsimError
+from vidsim.fsutil import atomic_path
 from vidsim.features.types import VideoFeatures
 
 FORMAT_VERSION = "1"
@@ -34,14 +33,8 @@ def save_features(path: str | Path, features: VideoFeatures) -> None:
         "regions": np.ascontiguousarray(features.regions, dtype=np.float32),
         "timestamps": np.ascontiguousarray(features.timestamps, dtype=np.float64),
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
 
 
 def load_features(path: str | Path) -> VideoFeatures:

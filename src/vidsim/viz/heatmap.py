@@ -1,8 +1,6 @@
 """Heatmaps of frame-to-frame similarity (time axes in mm:ss) and of N x N video matrices."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -35,15 +33,10 @@ def _time_ticks(timestamps: np.ndarray, count: int = 8) -> tuple[np.ndarray, lis
 
 def _save(fig, path: str | Path) -> None:
     """Write through a temporary file so a crash never leaves a broken PNG."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    from vidsim.fsutil import atomic_open
+
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=110, bbox_inches="tight")
 
 
 def save_heatmap(
