@@ -12,6 +12,7 @@ import av
 import numpy as np
 import pytest
 
+from vidsim.synth import make_clip
 from vidsim.evaluate.builder import FULL, SMALL, SPLITS, build_benchmark, needed_clips
 from vidsim.evaluate.groundtruth import read_vsc_csv
 from vidsim.evaluate.transforms import read_frames
@@ -19,28 +20,8 @@ from vidsim.evaluate.transforms import read_frames
 
 
 def _write_clip(path: Path, seconds: float, seed: int, size=(160, 120), fps=25) -> Path:
-    """A generated clip: vidsim.synth when available, else a moving random pattern written here."""
-    try:
-        from vidsim.synth import make_clip
-    except ImportError:
-        make_clip = None
-    if make_clip is not None:
-        return make_clip(path, seconds=seconds, fps=fps, size=size, seed=seed)
-    rng = np.random.default_rng(seed)
-    w, h = size
-    big = np.kron(rng.integers(0, 256, size=(h // 8 + 2, w // 8 + 2, 3)).astype(np.uint8), np.ones((8, 8, 1), np.uint8))
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=fps)
-        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
-        for k in range(int(seconds * fps)):
-            f = av.VideoFrame.from_ndarray(np.ascontiguousarray(big[(k // 2) % 16 :][:h, k % 16 :][:, :w]),
-                                           format="rgb24")
-            f.pts = k
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
-    return path
+    """A generated clip (vidsim.synth)."""
+    return make_clip(path, seconds=seconds, fps=fps, size=size, seed=seed)
 
 
 SOURCES = {"dev": ("alpha",), "test": ("beta",)}

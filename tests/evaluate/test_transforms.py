@@ -9,6 +9,7 @@ import av
 import numpy as np
 import pytest
 
+from vidsim.synth import make_clip
 from vidsim.evaluate.transforms import (
     FAMILIES,
     STRENGTHS,
@@ -28,30 +29,8 @@ START, END = 0.6, 2.6  # the transformed source interval (2 s)
 
 
 def _write_clip(path: Path, seconds: float, seed: int, size=SIZE, fps=FPS) -> Path:
-    """A generated clip: vidsim.synth when available, else a moving pattern written here."""
-    try:
-        from vidsim.synth import make_clip
-    except ImportError:
-        make_clip = None
-    if make_clip is not None:
-        return make_clip(path, seconds=seconds, fps=fps, size=size, seed=seed)
-    rng = np.random.default_rng(seed)
-    w, h = size
-    base = rng.integers(0, 256, size=(h // 8 + 2, w // 8 + 2, 3)).astype(np.uint8)
-    big = np.kron(base, np.ones((8, 8, 1), np.uint8))
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=fps)
-        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
-        for k in range(int(seconds * fps)):
-            dx, dy = k % 16, (k // 2) % 16
-            img = np.ascontiguousarray(big[dy : dy + h, dx : dx + w])
-            f = av.VideoFrame.from_ndarray(img, format="rgb24")
-            f.pts = k
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
-    return path
+    """A generated clip (vidsim.synth)."""
+    return make_clip(path, seconds=seconds, fps=fps, size=size, seed=seed)
 
 
 @pytest.fixture(scope="module")
