@@ -36,7 +36,7 @@ def test_index_add_list_stats(cli_index, index_clips, feature_cache, capsys):
     stats = json.loads(out)
     assert stats["videos"] == 3 and stats["frames"] == 24 and set(stats["bytes"]) == {"catalog", "codes", "vectors", "config"}
     code, out, _ = _run(capsys, "index", "stats", "--index", cli_index)
-    assert code == 0 and "/hour of video" in out and "float16x256" in out
+    assert code == 0 and "/hour of video" in out and "binary512x256" in out
 
 
 def test_search_json_and_table(cli_index, index_clips, feature_cache, capsys):
@@ -51,6 +51,23 @@ def test_search_json_and_table(cli_index, index_clips, feature_cache, capsys):
     assert first["similarity"] >= result["results"][1]["similarity"]
     code, out, _ = _run(capsys, "search", index_clips["copy"], "--index", cli_index, "--cache-dir", feature_cache.root, "-q")
     assert code == 0 and str(index_clips["a"]) in out and "00:00-00:0" in out
+
+
+def test_search_options_whole_videos_and_candidates(cli_index, index_clips, feature_cache, capsys):
+    windowed = _run(capsys, "search", index_clips["copy"], "--index", cli_index, "--json", "--top", "1",
+                    "--cache-dir", feature_cache.root, "-q")
+    whole = _run(capsys, "search", index_clips["copy"], "--index", cli_index, "--json", "--top", "1",
+                 "--whole-videos", "--candidates", "3", "--cache-dir", feature_cache.root, "-q")
+    assert windowed[0] == whole[0] == 0
+    a, b = json.loads(windowed[1])["results"][0], json.loads(whole[1])["results"][0]
+    # 8-s clips: the window holds the whole video, so both read the same frames
+    assert a["path"] == b["path"] == str(index_clips["a"]) and a["similarity"] == pytest.approx(b["similarity"], abs=1e-6)
+    from vidsim.index import SearchConfig
+
+    with pytest.raises(SystemExit):
+        main(["search", "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps the help lines
+    assert "--whole-videos" in out and f"default: {SearchConfig().candidates}," in out  # the help says the default
 
 
 def test_search_batch_writes_vsc_csv(cli_index, index_clips, feature_cache, capsys, tmp_path):
@@ -68,7 +85,7 @@ def test_search_batch_writes_vsc_csv(cli_index, index_clips, feature_cache, caps
 def test_search_refuses_other_feature_options_and_missing_index(cli_index, index_clips, tmp_path, capsys):
     code, _, err = _run(capsys, "search", index_clips["copy"], "--index", cli_index, "--dims", "128", "--no-cache", "-q")
     assert code == 1 and "another feature configuration" in err and "dims" in err
-    code, _, err = _run(capsys, "index", "add", index_clips["a"], "--index", cli_index, "--codes", "binary", "-q")
+    code, _, err = _run(capsys, "index", "add", index_clips["a"], "--index", cli_index, "--codes", "int8", "-q")
     assert code == 1 and "codes" in err
     code, _, err = _run(capsys, "search", index_clips["copy"], "--index", tmp_path / "none", "-q")
     assert code == 1 and "no vidsim index" in err

@@ -29,6 +29,24 @@ def test_store_add_search_remove_save_load(tmp_path, kind):
     assert [p.name for p in tmp_path.iterdir()] == ["v.faiss"]
 
 
+def test_flat_stores_keep_float16_and_score_within_1e3(tmp_path):
+    import faiss
+
+    vectors, ids = _unit(500), np.arange(500, dtype=np.int64)
+    store = FaissStore.build("flat", 32, ids, vectors)
+    scores, found = store.search(vectors[:10], 500)
+    exact = vectors[:10] @ vectors.T
+    np.testing.assert_allclose(scores, np.take_along_axis(exact, found, axis=1), atol=1e-3)
+    store.save(tmp_path / "v.faiss", {})
+    assert (tmp_path / "v.faiss").stat().st_size < 500 * (32 * 2 + 8) + 1000
+    # a float32 flat snapshot written by an earlier version still loads and searches
+    old = FaissStore(faiss.IndexIDMap2(faiss.IndexFlatIP(32)), "flat", 32)
+    old.add(ids, vectors)
+    old.save(tmp_path / "old.faiss", {"watermark": 3})
+    loaded, header = FaissStore.load(tmp_path / "old.faiss")
+    assert header["watermark"] == 3 and loaded.search(vectors[:3], 1)[1][:, 0].tolist() == [0, 1, 2]
+
+
 def test_search_of_an_empty_store_and_k_past_ntotal():
     store = FaissStore.empty("flat", 8)
     scores, ids = store.search(_unit(3, 8), 4)

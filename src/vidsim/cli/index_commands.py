@@ -57,7 +57,7 @@ _CONFIG_OPTIONS = {
     "head_weights": ("similarity", "head_weights"),
     "symmetric": ("similarity", "symmetric"),
 }
-_INDEX_OPTIONS = {"codes": "codes", "code_dims": "code_dims", "vectors": "vectors"}
+_INDEX_OPTIONS = {"codes": "codes", "code_dims": "code_dims", "code_bits": "code_bits", "vectors": "vectors"}
 
 
 def register(sub, model_options, make_config) -> None:
@@ -78,9 +78,11 @@ def register(sub, model_options, make_config) -> None:
     p.add_argument("paths", nargs="+")
     _index_option(p)
     group = p.add_argument_group("index storage (fixed when the index is created)")
-    group.add_argument("--codes", choices=["float32", "float16", "int8", "binary"],
-                       help="region features kept for re-ranking (default: float16)")
+    group.add_argument("--codes", choices=["float32", "float16", "int8", "int4", "binary"],
+                       help="region features kept for re-ranking (default: binary, 512 sign bits of a seeded "
+                            "random orthogonal projection per region: 576 bytes per frame)")
     group.add_argument("--code-dims", type=int, help="keep this many leading whitened dims in the codes (default: all)")
+    group.add_argument("--code-bits", type=int, help="binary codes: sign bits per region (default: 512)")
     group.add_argument("--vectors", choices=["auto", "flat", "ivf", "hnsw"],
                        help="frame-vector search: flat (exact), ivf, hnsw, or auto (flat, then ivf past 100k frames)")
     with_model_options(p)
@@ -109,7 +111,10 @@ def register(sub, model_options, make_config) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object (one query)")
     p.add_argument("--out", help="write VSC22-style CSV rows query_id,ref_id,query_start,query_end,ref_start,"
                                  "ref_end,score (the default for a directory of queries: stdout)")
-    p.add_argument("--candidates", type=int, help="videos re-ranked with the fine similarity (default: 100)")
+    p.add_argument("--candidates", type=int,
+                   help="videos re-ranked with the fine similarity (default: 20, SearchConfig.candidates; at least --top)")
+    p.add_argument("--whole-videos", action="store_true",
+                   help="re-rank whole candidate videos, not a window around the offset the votes found")
     with_model_options(p)
     p.set_defaults(func=cmd_search)
 
@@ -127,7 +132,7 @@ def _open(args: argparse.Namespace, create: bool, with_model: bool = True):
     directory = Path(args.index)
     if not create and not (directory / CONFIG_FILE).is_file():
         raise VidsimError(f"{directory}: no vidsim index here (create one with `vidsim index add VIDEOS --index {directory}`)")
-    stored = StoredConfig.from_json((directory / CONFIG_FILE).read_text()) if (directory / CONFIG_FILE).is_file() else None
+    stored = StoredConfig.read(directory / CONFIG_FILE) if (directory / CONFIG_FILE).is_file() else None
     model = cache = None
     device = getattr(args, "device", "cpu")
     if with_model:
@@ -140,6 +145,8 @@ def _open(args: argparse.Namespace, create: bool, with_model: bool = True):
     search = {}
     if getattr(args, "candidates", None):
         search["candidates"] = args.candidates
+    if getattr(args, "whole_videos", False):
+        search["window_speed"] = None
     if given or search or stored is None:
         base = stored.index if stored is not None else IndexConfig()
         config = dataclasses.replace(base, **given, search=dataclasses.replace(base.search, **search))

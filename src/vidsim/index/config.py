@@ -3,6 +3,10 @@
 The storage fields are fixed when the index is created and written to `DIR/config.json`
 with the VidsimConfig and feature key that made its features; the search fields may be
 changed every time the index is opened.
+
+Format 2 (this version) added the binary codes' projection (`code_projection`, `code_bits`,
+`code_seed`); a format-1 `config.json` is read with the layout it was made with (binary codes
+without projection), and a newer format is refused.
 """
 from __future__ import annotations
 
@@ -11,11 +15,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from vidsim.config import VidsimConfig
+from pathlib import Path
 
-CodesKind = Literal["float32", "float16", "int8", "binary"]
+from vidsim.config import VidsimConfig
+from vidsim.errors import VidsimError
+
+CodesKind = Literal["float32", "float16", "int8", "int4", "binary"]
+ProjectionKind = Literal["orthogonal", "none"]
 VectorKind = Literal["auto", "flat", "ivf", "hnsw"]
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+CODES = ("float32", "float16", "int8", "int4", "binary")
 
 
 @dataclass(frozen=True)
@@ -23,10 +32,29 @@ class SearchConfig:
     """How a query is answered: candidate generation, then fine re-ranking."""
 
     frame_neighbours: int = 64  # nearest indexed frames fetched for each query frame
-    candidates: int = 100  # videos re-ranked with the fine ViSiL similarity
+    # videos re-ranked with the fine ViSiL similarity (at least the top_k asked for); the votes put
+    # 98-100% of the copies of the benchmark's test split among their best 5-10 (benchmarks/results/search.md)
+    candidates: int = 20
     offset_bin: float = 2.0  # seconds per temporal-offset bin when voting
     nprobe: int = 32  # IVF lists visited per query frame
     ef_search: int = 128  # HNSW search breadth
+    # Re-ranking compares the query with a window of each candidate around the offset its votes
+    # found: [offset - (speed - 1) L - margin, offset + speed L + margin] frames for a query of L
+    # frames, which holds a copy played up to `window_speed` times faster or slower. None: whole videos.
+    window_speed: float | None = 2.0
+    window_margin: float = 10.0  # seconds added on both sides of the window
+    # torch threads while re-ranking; None keeps torch's setting. 1: on the 2-core benchmark machine
+    # one thread was up to 1.4x faster than two under load and about as fast otherwise, and a server
+    # answering queries side by side wants one core each; None suits one long comparison (e.g. hour-long query) on an idle many-core machine.
+    threads: int | None = 1
+
+    def __post_init__(self):
+        if self.candidates < 1 or self.frame_neighbours < 1:
+            raise ValueError("candidates and frame_neighbours must be at least 1")
+        if self.window_speed is not None and self.window_speed < 1:
+            raise ValueError(f"window_speed must be at least 1 (or None for whole videos), got {self.window_speed}")
+        if self.window_margin < 0:
+            raise ValueError(f"window_margin must be >= 0, got {self.window_margin}")
 
 
 @dataclass(frozen=True)
@@ -34,31 +62,54 @@ class IndexConfig:
     """Storage layout of an index (fixed at creation) and its default search parameters."""
 
     # Per-frame region features kept for re-ranking: float32 (exact), float16 (half the size,
-    # visually lossless), int8 (per-region scale), binary (sign bits as in DnS's binary student).
-    codes: CodesKind = "float16"
+    # visually lossless), int8 / int4 (per-region scale), binary (sign bits; see codes.py).
+    # The default, binary with a 512-bit orthogonal projection: 576 bytes a frame, 1/16 of float32
+    # and 1/240 of ViSiL's 9 x 3840 float32 (benchmarks/results/search.md for accuracy and alternatives).
+    codes: CodesKind = "binary"
     code_dims: int | None = None  # keep the first N whitened dims (PCA order); None keeps all
+    # binary only: "orthogonal" = signs of the regions projected onto `code_bits` directions of a
+    # random orthogonal matrix drawn from `code_seed`; "none" = one sign per dim (format-1 layout).
+    code_projection: ProjectionKind = "orthogonal"
+    code_bits: int | None = 512
+    code_seed: int = 0
     # Frame vectors (L2-normalised mean of a frame's regions) for candidate generation:
-    # flat = exact inner product; ivf = IVF with 8-bit scalar quantisation; hnsw = graph;
+    # flat = every vector scanned (float16); ivf = IVF with 8-bit scalar quantisation; hnsw = graph;
     # auto = flat until `flat_max_vectors` frames, then ivf (retrained when the collection has grown 4x).
     # An IVF needs 1000 vectors to train: below that, `ivf` stays flat.
     vectors: VectorKind = "auto"
-    flat_max_vectors: int = 100_000  # about 28 hours at 1 fps; exact search of 100 query frames ~0.5-1 s
+    flat_max_vectors: int = 100_000  # about 28 hours at 1 fps; a flat scan of 60 query frames ~0.1 s
     ivf_lists: int | None = None  # IVF cells; None: about 4 sqrt(frames)
     hnsw_m: int = 32
     search: SearchConfig = field(default_factory=SearchConfig)
 
-    STORAGE_FIELDS = ("codes", "code_dims", "vectors", "flat_max_vectors", "ivf_lists", "hnsw_m")
+    STORAGE_FIELDS = ("codes", "code_dims", "code_projection", "code_bits", "code_seed", "vectors",
+                      "flat_max_vectors", "ivf_lists", "hnsw_m")
+    BINARY_FIELDS = ("code_projection", "code_bits", "code_seed")
 
     def __post_init__(self):
-        if self.codes not in ("float32", "float16", "int8", "binary"):
-            raise ValueError(f"unknown codes {self.codes!r}: float32, float16, int8 or binary")
+        if self.codes not in CODES:
+            raise ValueError(f"unknown codes {self.codes!r}: {', '.join(CODES)}")
+        if self.code_projection not in ("orthogonal", "none"):
+            raise ValueError(f"unknown code_projection {self.code_projection!r}: orthogonal or none")
+        if self.codes == "binary" and self.code_projection == "orthogonal" and (
+                self.code_bits is None or self.code_bits < 8 or self.code_bits % 8):
+            raise ValueError(f"code_bits must be a positive multiple of 8, got {self.code_bits}")
         if self.vectors not in ("auto", "flat", "ivf", "hnsw"):
             raise ValueError(f"unknown vectors {self.vectors!r}: auto, flat, ivf or hnsw")
         if self.code_dims is not None and self.code_dims < 8:
             raise ValueError(f"code_dims must be at least 8, got {self.code_dims}")
 
     def storage(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.STORAGE_FIELDS}
+        """The fields fixed at creation (the binary layout's only when the codes are binary)."""
+        return {name: getattr(self, name) for name in self.STORAGE_FIELDS
+                if self.codes == "binary" or name not in self.BINARY_FIELDS}
+
+    def codes_label(self, dims: int) -> str:
+        """e.g. "float16x256", "binary512x256" (bits of the projection), "binaryx256" (unprojected)."""
+        d = self.code_dims or dims
+        if self.codes == "binary" and self.code_projection == "orthogonal":
+            return f"binary{self.code_bits}x{d}"
+        return f"{self.codes}x{d}"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -96,15 +147,33 @@ class StoredConfig:
         )
 
     @classmethod
+    def read(cls, path: Path) -> "StoredConfig":
+        """`DIR/config.json`, with errors naming the file."""
+        try:
+            return cls.from_json(path.read_text())
+        except VidsimError as exc:
+            raise VidsimError(f"{path}: {exc}") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise VidsimError(f"{path}: unreadable index configuration ({exc!r})") from exc
+
+    @classmethod
     def from_json(cls, text: str) -> "StoredConfig":
         data = json.loads(text)
+        version = int(data.get("format", 1))
+        if version > FORMAT_VERSION:
+            raise VidsimError(f"index format {version} was written by a newer vidsim (this one reads up to "
+                              f"{FORMAT_VERSION}); upgrade vidsim")
+        index = dict(data["index"])
+        if version < 2:  # format 1: binary codes had one sign bit per dim, no projection
+            index.setdefault("code_projection", "none")
+            index.setdefault("code_bits", None)
         return cls(
-            index=IndexConfig.from_dict(data["index"]),
+            index=IndexConfig.from_dict(index),
             vidsim=VidsimConfig.from_dict(data["vidsim"]),
             feature_key=data["feature_key"],
             dims=int(data["dims"]),
             weights_version=data.get("weights_version", ""),
-            format=int(data.get("format", FORMAT_VERSION)),
+            format=version,
         )
 
 

@@ -25,6 +25,7 @@ search first catches up with rows committed since the index was opened.
 """
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 import time
@@ -39,9 +40,9 @@ from vidsim.errors import ConfigMismatchError, IndexBusyError, ModelError, Vidsi
 from vidsim.features.types import VideoFeatures
 from vidsim.index.catalog import Catalog, VectorRanges, VideoRecord
 from vidsim.fsutil import atomic_open, fsync_dir
-from vidsim.index.codes import Codec, frame_vectors, make_codec, read_codes, write_codes
+from vidsim.index.codes import Codec, codec_of, frame_vectors, read_codes, write_codes
 from vidsim.index.config import IndexConfig, SearchConfig, StoredConfig, config_differences
-from vidsim.index.search import Match, candidates, rerank, segments_of
+from vidsim.index.search import Match, candidates, rerank_candidates
 from vidsim.index.vectors import FaissStore, VectorStore, choose_kind
 
 CONFIG_FILE = "config.json"
@@ -112,7 +113,7 @@ class Index:
         self._device = device
         self._model = model
         self._head = None
-        self.codec: Codec = make_codec(stored.index.codes, stored.index.code_dims)
+        self.codec: Codec = codec_of(stored.index)
         self.catalog = Catalog(directory / CATALOG_FILE)
         self._store: VectorStore | None = None
         self._watermark = 0  # every live video with id <= watermark has its vectors in _store
@@ -143,7 +144,7 @@ class Index:
 
             model = ViSiL(model, device=device)
         if config_path.is_file():
-            stored = StoredConfig.from_json(config_path.read_text())
+            stored = StoredConfig.read(config_path)
             if config is not None:
                 diffs = config_differences(stored.index.storage(), config.storage())
                 if diffs:
@@ -225,17 +226,18 @@ class Index:
             "vectors": _size(self.directory / VECTORS_FILE),
             "config": _size(self.directory / CONFIG_FILE),
         }
-        dims = self.stored.index.code_dims or self.stored.dims
         return IndexStats(videos, seconds, frames, self._store.ntotal, self._store.kind,
-                          f"{self.stored.index.codes}x{dims}", sizes)
+                          self.stored.index.codes_label(self.stored.dims), sizes)
 
-    def load_codes(self, video_id: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """Decoded regions [P, 9, d] float32 and timestamps of an indexed video (None if absent)."""
-        record = self.catalog.get(video_id)
+    def load_codes(self, video_id: int, frames: tuple[int, int] | None = None,
+                   record: VideoRecord | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """Decoded regions [P, 9, d] float32 and timestamps of an indexed video, or of its frames
+        [first, stop) (None if the video is absent)."""
+        record = record or self.catalog.get(video_id)
         if record is None:
             return None
         try:
-            return read_codes(self.directory / record.codes_file, self.codec)
+            return read_codes(self.directory / record.codes_file, self.codec, frames)
         except FileNotFoundError:  # removed by another process meanwhile
             return None
 
@@ -249,29 +251,23 @@ class Index:
         self._sync()
         if features.num_frames == 0 or self._store.ntotal == 0:
             return []
+        config, fps = self.search_config, self.stored.vidsim.decode.fps
+        if config.candidates < top_k:  # re-rank at least as many videos as results asked for
+            config = dataclasses.replace(config, candidates=top_k)
         regions = self.codec.prepare_query(features.regions)
-        found = candidates(self._store, self._ranges, frame_vectors(regions), self.search_config,
-                           self.stored.vidsim.decode.fps)
-        loaded: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        found = candidates(self._store, self._ranges, frame_vectors(regions), config, fps)
+        records = {}
 
-        def load(video_id: int):
-            data = self.load_codes(video_id)
-            if data is not None and len(loaded) < top_k:
-                loaded[video_id] = data
-            return data
+        def frames_of(video_id: int) -> int | None:
+            records[video_id] = self.catalog.get(video_id)  # None if removed meanwhile
+            return records[video_id].frames if records[video_id] else None
 
-        ranked = rerank(self.head, regions, [c.video_id for c in found], load)
-        matches = []
-        for video_id, similarity in ranked[:top_k]:
-            if min_similarity is not None and similarity < min_similarity:
-                break
-            record = self.catalog.get(video_id)
-            data = loaded.get(video_id) or self.load_codes(video_id)
-            if record is None or data is None:
-                continue
-            segs = segments_of(self.head, regions, features.timestamps, *data) if segments else ()
-            matches.append(Match(video_id, record.path, similarity, segs))
-        return matches
+        def load(video_id: int, first: int, stop: int):
+            return self.load_codes(video_id, (first, stop), records[video_id])
+
+        ranked = rerank_candidates(self.head, regions, features.timestamps, found, frames_of, load, config, fps,
+                                   top_k, min_similarity, segments)
+        return [Match(r.video_id, records[r.video_id].path, r.similarity, segs) for r, segs in ranked]
 
     def features_of(self, query, progress=None) -> VideoFeatures:
         """Features of a query, checked against the index's configuration."""

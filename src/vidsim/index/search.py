@@ -7,13 +7,20 @@
    a copy gives many hits on one diagonal. Candidates are ranked by the mean of both, normalised
    by the number of query frames.
 3. The top candidates are re-ranked with the fine ViSiL similarity (the head, on the stored
-   compact regions decoded to float32), and the copied segments of the best ones are located
-   on their frame-to-frame map (`vidsim.similarity.align.localise`).
+   compact regions decoded to float32), each on a window of frames around the offset its votes
+   found (`rerank_window`), all candidates' windows stacked so that one matrix product (or a few,
+   bounded in memory) gives every frame-to-frame similarity; the head's score is then read per
+   candidate from its slice (`head_score`: Chamfer, or the learned comparator in `visil` mode).
+4. The copied segments of the best ones are located on the same f2f slices
+   (`vidsim.similarity.align.localise`), in the reference's seconds.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -65,24 +72,23 @@ def vote(hit_scores: np.ndarray, hit_ids: np.ndarray, ranges: VectorRanges, bin_
     best = _argmax_per_key(v * num_query + qf, score)
     frame_votes = np.bincount(v[best], weights=score[best], minlength=n_videos)
 
-    # offset votes: best hit of each (video, offset bin, query frame), summed per (video, bin),
-    # with both neighbouring bins added (an offset on a bin edge is split between two bins).
-    # Sparse: only the (video, bin) cells that received a hit exist.
+    # offset votes: per (video, offset bin), each query frame's best hit in that bin or either
+    # neighbour (an offset on a bin edge is split between two bins), summed; so a query frame
+    # counts once per bin and a bin's votes never exceed the video's frame votes. Sparse: only
+    # the (video, bin) cells next to a hit exist.
     b_min = bins.min()
     b = bins - b_min + 1  # >= 1, leaves room for the -1 neighbour
     n_bins = int(b.max()) + 2
-    cell = v * n_bins + b
-    best = _argmax_per_key(cell * num_query + qf, score)
-    cell_keys, cell_of = np.unique(cell[best], return_inverse=True)
-    sums = np.bincount(cell_of, weights=score[best])
-    smooth = sums.copy()
-    for step in (-1, 1):
-        pos = np.minimum(np.searchsorted(cell_keys, cell_keys + step), len(cell_keys) - 1)
-        smooth += np.where(cell_keys[pos] == cell_keys + step, sums[pos], 0.0)
+    spread = np.concatenate([v * n_bins + b + step for step in (-1, 0, 1)])
+    spread_q, spread_score = np.tile(qf, 3), np.tile(score, 3)
+    best = _argmax_per_key(spread * num_query + spread_q, spread_score)
+    cell_keys, cell_of = np.unique(spread[best], return_inverse=True)
+    sums = np.bincount(cell_of, weights=spread_score[best])
     cell_video = cell_keys // n_bins
-    smooth = np.minimum(smooth, frame_votes[cell_video])  # a query frame counts once per video
-    top = _argmax_per_key(cell_video, smooth)  # one per video, in video order
-    offset_votes = smooth[top]
+    # the best-supported bin of each video; ties go to the bin whose own hits are best
+    own = np.bincount(np.searchsorted(cell_keys, v * n_bins + b), weights=score, minlength=len(cell_keys))
+    top = _argmax_per_key(cell_video, sums + 1e-9 * own / max(1.0, own.max()))
+    offset_votes = sums[top]
     best_bin = cell_keys[top] % n_bins
 
     frame_votes, offset_votes = frame_votes / num_query, offset_votes / num_query
@@ -113,32 +119,153 @@ def candidates(store: VectorStore, ranges: VectorRanges, query_vectors: np.ndarr
     return vote(scores, ids, ranges, bin_frames)[: config.candidates]
 
 
+# decoded target frames stacked in one re-rank step: 8192 x 9 x 256 float32 is 75 MB, and the
+# query-region x target-region products are computed by f2f_similarity in bounded chunks
+STACK_FRAMES = 8192
+Loader = Callable[[int, int, int], "tuple[np.ndarray, np.ndarray] | None"]
+
+
+@dataclass(frozen=True)
+class Reranked:
+    """A candidate scored by the head on a window of its frames [first, first + len(times))."""
+
+    video_id: int
+    similarity: float
+    first: int
+    times: np.ndarray  # the window's timestamps, in the reference's seconds
+    f2f: np.ndarray | None  # [query frames, window frames], kept for the best `keep` candidates
+
+
+def rerank_window(offset: float, query_frames: int, video_frames: int, config: SearchConfig, fps: float,
+                  bin_frames: int = 1) -> tuple[int, int]:
+    """Frames [first, stop) of a candidate to compare with the query: around the offset (target -
+    query frame, the start of the best vote bin, `bin_frames` wide) with room for a copy played up
+    to `window_speed` times faster or slower, plus `window_margin` seconds; the whole video when
+    windowing is off or the window covers it."""
+    if config.window_speed is None:
+        return 0, video_frames
+    speed, margin = config.window_speed, math.ceil(config.window_margin * fps)
+    first = math.floor(offset - bin_frames - (speed - 1) * query_frames) - margin
+    stop = math.ceil(offset + 2 * bin_frames + speed * query_frames) + margin
+    return max(0, first), min(video_frames, max(stop, 0))
+
+
 @torch.no_grad()
-def rerank(head, query_regions: np.ndarray, candidate_ids: list[int],
-           load: Callable[[int], tuple[np.ndarray, np.ndarray] | None]) -> list[tuple[int, float]]:
-    """Step 3: fine ViSiL similarity of each candidate ((video id, similarity), best first).
-    `load(video_id)` returns the decoded regions and timestamps, or None if the video is gone."""
-    query = head.prepare(torch.from_numpy(np.ascontiguousarray(query_regions, dtype=np.float32)))
-    scored = []
-    for video_id in candidate_ids:
-        loaded = load(video_id)
+def rerank(head, query_regions: np.ndarray, requests: Sequence[tuple[int, int, int]], load: Loader,
+           keep: int = 10, threads: int | None = None) -> list[Reranked]:
+    """Step 3: the head's similarity of each requested window (video id, first, stop), best first.
+
+    `load(video_id, first, stop)` returns the decoded regions [n, R, d] and timestamps of those
+    frames, or None if the video is gone. Windows are stacked up to `STACK_FRAMES` frames and
+    compared with the query in one f2f computation; the f2f slices of the best `keep` are kept
+    for localisation."""
+    with _torch_threads(threads):
+        device = _device_of(head)
+        query = head.prepare(torch.from_numpy(np.ascontiguousarray(query_regions, dtype=np.float32)).to(device))
+        scored: list[Reranked] = []
+        for batch in _batches(requests, load):
+            stacked = torch.from_numpy(np.concatenate([regions for _, _, regions, _ in batch])).to(device)
+            f2f = head.f2f(query, head.prepare(stacked))
+            start = 0
+            for video_id, first, regions, times in batch:
+                part = f2f[:, start:start + len(regions)]
+                start += len(regions)
+                scored.append(Reranked(video_id, head_score(head, part), first, times, part.cpu().numpy()))
+            scored.sort(key=lambda r: -r.similarity)
+            for i in range(keep, len(scored)):  # only the best keep their f2f map
+                if scored[i].f2f is not None:
+                    scored[i] = dataclasses.replace(scored[i], f2f=None)
+        return scored
+
+
+def head_score(head, f2f: torch.Tensor) -> float:
+    """The head's video similarity from the f2f map of prepared features, exactly as
+    `head(query, target)` computes it: videos under MIN_FRAMES frames repeated, long targets
+    scored in chunks of `chunk_frames` and averaged, the learned comparator (visil mode) or the
+    f2f map itself (chamfer) read by Chamfer similarity."""
+    from vidsim.similarity.chamfer import chamfer_score
+    from vidsim.similarity.head import MIN_FRAMES
+
+    while f2f.shape[0] < MIN_FRAMES:
+        f2f = torch.cat([f2f, f2f], dim=0)
+    while f2f.shape[1] < MIN_FRAMES:
+        f2f = torch.cat([f2f, f2f], dim=1)
+    bounds = list(range(0, f2f.shape[1], head.chunk_frames)) + [f2f.shape[1]]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] < MIN_FRAMES:
+        del bounds[-2]
+    scores = []
+    for a, b in zip(bounds, bounds[1:]):
+        sim = f2f[:, a:b]
+        if head.learned:
+            sim = torch.clamp(head.comparator_output(sim), -1.0, 1.0)
+        scores.append(chamfer_score(sim, head.symmetric))
+    return float(torch.stack(scores).mean())
+
+
+def rerank_candidates(head, query_regions: np.ndarray, query_times: np.ndarray, found: Sequence[Candidate],
+                      frames_of: Callable[[int], int | None], load: Loader, config: SearchConfig, fps: float,
+                      top_k: int, min_similarity: float | None = None, segments: bool = True
+                      ) -> list[tuple[Reranked, tuple[Segment, ...]]]:
+    """Steps 3 and 4 for the candidates of one query: windows from their voted offsets
+    (`frames_of(video_id)`: the video's frame count, None if it is gone), the head's scores, and
+    the copied segments of the best `top_k` (those at or above `min_similarity`)."""
+    bin_frames = max(1, int(round(config.offset_bin * fps)))
+    requests = []
+    for candidate in found:
+        frames = frames_of(candidate.video_id)
+        if frames:
+            window = rerank_window(candidate.offset, len(query_regions), frames, config, fps, bin_frames)
+            requests.append((candidate.video_id, *window))
+    ranked = rerank(head, query_regions, requests, load, keep=top_k, threads=config.threads)
+    out = []
+    for scored in ranked[:top_k]:
+        if min_similarity is not None and scored.similarity < min_similarity:
+            break
+        out.append((scored, localise_segments(scored.f2f, query_times, scored.times) if segments else ()))
+    return out
+
+
+def localise_segments(f2f: np.ndarray, query_times: np.ndarray, target_times: np.ndarray) -> tuple[Segment, ...]:
+    """Step 4: copied segments on a (windowed) f2f map; times are the frames' own, in seconds."""
+    from vidsim.similarity.align import localise
+
+    return tuple(localise(f2f, np.asarray(query_times, np.float64), np.asarray(target_times, np.float64)))
+
+
+def _batches(requests: Sequence[tuple[int, int, int]], load: Loader) -> Iterator[list]:
+    """Loaded windows (video id, first, regions, times), grouped up to STACK_FRAMES frames."""
+    batch, frames = [], 0
+    for video_id, first, stop in requests:
+        if stop <= first:
+            continue
+        loaded = load(video_id, first, stop)
         if loaded is None or len(loaded[0]) == 0:
             continue
-        target = head.prepare(torch.from_numpy(loaded[0]))
-        scored.append((video_id, float(head(query, target))))
-    scored.sort(key=lambda item: -item[1])
-    return scored
+        regions, times = loaded
+        if batch and frames + len(regions) > STACK_FRAMES:
+            yield batch
+            batch, frames = [], 0
+        batch.append((video_id, first, np.ascontiguousarray(regions, dtype=np.float32), np.asarray(times)))
+        frames += len(regions)
+    if batch:
+        yield batch
 
 
-@torch.no_grad()
-def segments_of(head, query_regions: np.ndarray, query_times: np.ndarray, target_regions: np.ndarray,
-                target_times: np.ndarray) -> tuple[Segment, ...]:
-    """Copied segments located on the f2f map of the pair (empty if the aligner is not available)."""
+def _device_of(head) -> torch.device:
+    for parameter in head.parameters():
+        return parameter.device
+    return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int | None):
+    """torch's intra-op thread count set for the block (unchanged when None), then restored."""
+    if not threads:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
     try:
-        from vidsim.similarity.align import localise
-    except ImportError:  # the aligner is not part of this build
-        return ()
-    query = head.prepare(torch.from_numpy(np.ascontiguousarray(query_regions, dtype=np.float32)))
-    target = head.prepare(torch.from_numpy(target_regions))
-    f2f = head.f2f(query, target).cpu().numpy()
-    return tuple(localise(f2f, np.asarray(query_times, np.float64), np.asarray(target_times, np.float64)))
+        yield
+    finally:
+        torch.set_num_threads(before)
