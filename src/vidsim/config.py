@@ -8,7 +8,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import struct
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 Device = Literal["cpu", "cuda"]
@@ -46,7 +48,9 @@ class SimilarityConfig:
     """How two videos' region features become one score."""
 
     head: Literal["chamfer", "visil"] = "chamfer"  # chamfer = ViSiL_f (untrained); visil = learned comparator
-    head_weights: str | None = None  # ViSiL head state_dict (attention + comparator, official key names)
+    # ViSiL head state_dict (attention + comparator, official key names): a file, or "auto" = the head
+    # packaged for the backbone, which VidsimConfig records as "packaged:<backbone>@<version>".
+    head_weights: str | None = None
     symmetric: bool = False
     chunk_frames: int = 2048  # targets longer than this are scored in chunks (official protocol)
 
@@ -56,6 +60,13 @@ class VidsimConfig:
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     similarity: SimilarityConfig = field(default_factory=SimilarityConfig)
+
+    def __post_init__(self):
+        # "auto" becomes the packaged head's versioned name, so that every saved config (index
+        # config.json, evaluation reports) records which head weights made its scores.
+        resolved = resolve_head_weights(self.similarity.head_weights, self.features.backbone)
+        if resolved != self.similarity.head_weights:
+            object.__setattr__(self, "similarity", dataclasses.replace(self.similarity, head_weights=resolved))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -85,6 +96,35 @@ class VidsimConfig:
         features.pop("batch_size")
         payload = json.dumps({"decode": decode, "features": features, "provenance": provenance}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+PACKAGED_HEADS_DIR = Path(__file__).resolve().parent / "data" / "heads"
+PACKAGED_PREFIX = "packaged:"
+
+
+def packaged_head_file(backbone: str) -> Path:
+    """Where the head trained for `backbone` is shipped (it may not exist)."""
+    return PACKAGED_HEADS_DIR / f"{backbone}.safetensors"
+
+
+def safetensors_metadata(path: str | Path) -> dict[str, str]:
+    """The string metadata in a safetensors file's header (read with the standard library only)."""
+    with open(path, "rb") as fh:
+        (size,) = struct.unpack("<Q", fh.read(8))
+        header = json.loads(fh.read(size))
+    return dict(header.get("__metadata__") or {})
+
+
+def resolve_head_weights(head_weights: str | None, backbone: str) -> str | None:
+    """"auto" -> "packaged:<backbone>@<version>" (or "packaged:<backbone>" when vidsim ships no
+    head for that backbone, which fails when the head is built); anything else is kept."""
+    if head_weights != "auto":
+        return head_weights
+    path = packaged_head_file(backbone)
+    if not path.is_file():
+        return f"{PACKAGED_PREFIX}{backbone}"
+    version = safetensors_metadata(path).get("version", "")
+    return f"{PACKAGED_PREFIX}{backbone}@{version}" if version else f"{PACKAGED_PREFIX}{backbone}"
 
 
 def _build(kind: type, data: dict[str, Any]):

@@ -208,8 +208,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         options["dims"] = args.dims
     if args.alignment:
         options["alignment"] = args.alignment
+    methods = args.method or ["vidsim"]
+    if args.head_weights:  # the learned-head methods get this head; the others are left as they are
+        from vidsim.evaluate.methods import build_method
+
+        methods = [build_method(m, head_weights=args.head_weights, **options) if m.startswith("vidsim-visil") else m
+                   for m in methods]
     run = run_evaluation(
-        Path(args.queries), Path(args.refs), Path(args.gt), args.method or ["vidsim"], Path(args.out),
+        Path(args.queries), Path(args.refs), Path(args.gt), methods, Path(args.out),
         gt_format=args.gt_format, attributes=Path(args.attributes) if args.attributes else None,
         pairs=Path(args.pairs) if args.pairs else None, title=args.title, method_options=options,
         progress=progress,
@@ -310,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alignment", choices=["tn", "dp", "hv"],
                    help="copied-segment localisation for the vidsim methods (default: tn)")
     p.add_argument("--weights", help="backbone weights for vidsim:resnet50")
+    p.add_argument("--head-weights", help="learned head file for the vidsim-visil method (default: the packaged one)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--cache-dir")
     p.add_argument("--no-cache", action="store_true")
@@ -325,6 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     from vidsim.cli import index_commands
 
     index_commands.register(sub, _model_options, _config)
+    from vidsim.cli import train_command
+
+    train_command.register(sub)
     return parser
 
 

@@ -1,8 +1,10 @@
 """vidsim's own scoring methods for evaluation: ViSiL modes and a global-descriptor baseline.
 
 `vidsim` is the default configuration; `vidsim:<backbone>` swaps the backbone (e.g.
-`vidsim:resnet50` with `weights=`); `global-mean` is the coarse baseline: the mean of the
-frame vectors (each the L2-normalised mean of its regions) compared by cosine.
+`vidsim:resnet50` with `weights=`); `vidsim-visil` is the learned head (`head_weights=`, default
+the head packaged for the backbone, `src/vidsim/data/heads/`); `global-mean` is the coarse
+baseline: the mean of the frame vectors (each the L2-normalised mean of its regions) compared by
+cosine.
 
 `vidsim` also localises copied segments: temporal alignment (`vidsim.similarity.align`, method
 `alignment=`, default the temporal network "tn", parameters `alignment_params=`) on the f2f map.
@@ -59,6 +61,7 @@ class PreparedVideo:
 
     regions: Any  # torch.Tensor [P, R, D], attention applied
     timestamps: np.ndarray  # [P] seconds
+    plain: Any = None  # the regions before attention (learned head only): what localisation aligns
 
 
 @register_method("vidsim")
@@ -76,17 +79,39 @@ class VidsimMethod(_FeatureMethod):
     def index_video(self, path: Path) -> PreparedVideo:
         features = super().index_video(path)
         # attention once per video, not once per pair
-        return PreparedVideo(self.model._prepared(features), np.asarray(features.timestamps, dtype=np.float64))
+        plain = self.model._prepared(features.regions) if self.model.head.learned else None
+        return PreparedVideo(self.model._prepared(features), np.asarray(features.timestamps, dtype=np.float64), plain)
 
     def calculate_video_similarity(self, query: Any, reference: Any) -> float:
         return float(self.model.head(_regions(query), _regions(reference)))
 
     def localise(self, query: PreparedVideo, reference: PreparedVideo) -> list[Segment]:
-        f2f = self.model.calculate_f2f_matrix(query.regions, reference.regions)
+        # the aligners' thresholds are set on Chamfer f2f values: a learned head's attention scales
+        # them down, so segments are found on the f2f of the features before attention
+        q = query.plain if query.plain is not None else query.regions
+        r = reference.plain if reference.plain is not None else reference.regions
+        f2f = self.model.calculate_f2f_matrix(q, r)
         return self.aligner(f2f, query.timestamps, reference.timestamps)
 
     def describe(self) -> dict:
         return {**super().describe(), "alignment": self.alignment, "alignment_params": dataclasses.asdict(self.aligner)}
+
+
+@register_method("vidsim-visil")
+class VidsimVisilMethod(VidsimMethod):
+    """`vidsim` with the learned ViSiL head: the packaged one for the backbone unless `head_weights`
+    names a file (as `vidsim train` writes). Its describe() records the head's version."""
+
+    def __init__(self, name: str, head_weights: str | None = "auto", **options: Any):
+        super().__init__(name, head_weights=head_weights or "auto", **options)
+
+    def describe(self) -> dict:
+        from vidsim.config import safetensors_metadata
+        from vidsim.similarity.head import head_weights_file
+
+        path = head_weights_file(self.model.config.similarity.head_weights)
+        version = safetensors_metadata(path).get("version", "") if path.suffix == ".safetensors" else ""
+        return {**super().describe(), "head_version": version}
 
 
 def _regions(x: Any) -> Any:

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from vidsim.config import SimilarityConfig
+from vidsim.config import PACKAGED_PREFIX, SimilarityConfig, packaged_head_file, safetensors_metadata
 from vidsim.errors import ModelError
 from vidsim.similarity.attention import Attention
 from vidsim.similarity.chamfer import chamfer_score, f2f_similarity
@@ -39,9 +39,9 @@ class ViSiLHead(nn.Module):
         head = cls(dims, learned=config.head == "visil", symmetric=config.symmetric, chunk_frames=config.chunk_frames)
         if config.head == "visil":
             if not config.head_weights:
-                raise ModelError("head 'visil' needs head_weights (a ViSiL head state_dict file)")
-            head.load_weights(config.head_weights)
-        return head.eval()
+                raise ModelError("head 'visil' needs head_weights (a ViSiL head state_dict file, or 'auto')")
+            head.load_weights(head_weights_file(config.head_weights))
+        return head.eval().requires_grad_(False)  # an inference head: no autograd graph while scoring
 
     @property
     def mode(self) -> str:
@@ -85,6 +85,28 @@ class ViSiLHead(nn.Module):
             chamfer_score(self.score_map(query, target[a:b]), self.symmetric) for a, b in zip(bounds, bounds[1:])
         ]
         return torch.stack(scores).mean()
+
+
+def head_weights_file(head_weights: str | Path) -> Path:
+    """The file behind a head_weights value: a path, or a packaged name "packaged:<backbone>[@<version>]"
+    (as VidsimConfig records "auto"), checked against the version this vidsim ships."""
+    name = str(head_weights)
+    if name == "auto":
+        raise ModelError("head_weights 'auto' names the head packaged for a backbone: build the model from a "
+                         "VidsimConfig (which knows the backbone), or give 'packaged:<backbone>'")
+    if not name.startswith(PACKAGED_PREFIX):
+        return Path(name)
+    backbone, _, version = name[len(PACKAGED_PREFIX):].partition("@")
+    path = packaged_head_file(backbone)
+    if not path.is_file():
+        shipped = sorted(p.stem for p in path.parent.glob("*.safetensors"))
+        raise ModelError(f"{name}: vidsim ships no trained head for backbone {backbone!r} (it ships: "
+                         f"{', '.join(shipped) or 'none'}); train one with `vidsim train` and pass its file")
+    shipped_version = safetensors_metadata(path).get("version", "")
+    if version and version != shipped_version:
+        raise ModelError(f"{name}: this vidsim ships version {shipped_version!r} of the {backbone} head ({path}), "
+                         f"not {version!r}; use head_weights 'auto' for the shipped one")
+    return path
 
 
 def _repeat_to(x: torch.Tensor, frames: int) -> torch.Tensor:
