@@ -60,9 +60,13 @@ def test_batched_rerank_equals_the_heads_per_pair_scores(clip_features, monkeypa
     assert [r.similarity for r in ranked] == sorted((r.similarity for r in ranked), reverse=True)
     assert [r.f2f is not None for r in ranked] == [True, True, False, False]  # only the best keep their map
     best = ranked[0]
-    with torch.no_grad():
-        f2f = head.f2f(q, head.prepare(torch.from_numpy(by_id[best.video_id]))).numpy()
+    with torch.no_grad():  # the kept map is for localisation: before attention with a learned head
+        f2f = head.f2f(torch.from_numpy(query), torch.from_numpy(by_id[best.video_id])).numpy()
     np.testing.assert_allclose(best.f2f, f2f, atol=1e-5)
+    if head.learned:
+        with torch.no_grad():
+            attended = head.f2f(q, head.prepare(torch.from_numpy(by_id[best.video_id]))).numpy()
+        assert np.abs(best.f2f - attended).max() > 1e-3  # attention does change the map
     assert ranked[0].video_id == ids["a"]  # the copy of a, in every mode
 
 

@@ -158,19 +158,24 @@ def rerank(head, query_regions: np.ndarray, requests: Sequence[tuple[int, int, i
     `load(video_id, first, stop)` returns the decoded regions [n, R, d] and timestamps of those
     frames, or None if the video is gone. Windows are stacked up to `STACK_FRAMES` frames and
     compared with the query in one f2f computation; the f2f slices of the best `keep` are kept
-    for localisation."""
+    for localisation. With a learned head the kept maps are those of the features before attention:
+    the aligners' thresholds are set on Chamfer f2f values, which attention scales down (the same
+    choice as `vidsim evaluate`); this costs a second f2f computation in that mode only."""
     with _torch_threads(threads):
         device = _device_of(head)
-        query = head.prepare(torch.from_numpy(np.ascontiguousarray(query_regions, dtype=np.float32)).to(device))
+        plain_query = torch.from_numpy(np.ascontiguousarray(query_regions, dtype=np.float32)).to(device)
+        query = head.prepare(plain_query)
         scored: list[Reranked] = []
         for batch in _batches(requests, load):
             stacked = torch.from_numpy(np.concatenate([regions for _, _, regions, _ in batch])).to(device)
             f2f = head.f2f(query, head.prepare(stacked))
+            plain = head.f2f(plain_query, stacked) if head.learned else f2f
             start = 0
             for video_id, first, regions, times in batch:
                 part = f2f[:, start:start + len(regions)]
+                kept = plain[:, start:start + len(regions)]
                 start += len(regions)
-                scored.append(Reranked(video_id, head_score(head, part), first, times, part.cpu().numpy()))
+                scored.append(Reranked(video_id, head_score(head, part), first, times, kept.cpu().numpy()))
             scored.sort(key=lambda r: -r.similarity)
             for i in range(keep, len(scored)):  # only the best keep their f2f map
                 if scored[i].f2f is not None:
