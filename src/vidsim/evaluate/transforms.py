@@ -127,6 +127,9 @@ class _Writer:
         self.path, self.size = Path(path), size
         self.path.parent.mkdir(parents=True, exist_ok=True)
         options = {"movflags": "+faststart"} if self.path.suffix.lower() in (".mp4", ".mov", ".m4v") else {}
+        # bitexact: muxers leave out the writing date and library version (WebM writes a date),
+        # so one build gives the same bytes on every run
+        options["fflags"] = "+bitexact"
         self.container = av.open(str(self.path), mode="w", options=options)
         try:
             self.stream = encoder.open(self.container, fps, *size)
