@@ -160,7 +160,7 @@ def rerank(head, query_regions: np.ndarray, requests: Sequence[tuple[int, int, i
     compared with the query in one f2f computation; the f2f slices of the best `keep` are kept
     for localisation. With a learned head the kept maps are those of the features before attention:
     the aligners' thresholds are set on Chamfer f2f values, which attention scales down (the same
-    choice as `vidsim evaluate`); this costs a second f2f computation in that mode only."""
+    choice as `vidsim evaluate`); that second map is computed for the kept windows only."""
     with _torch_threads(threads):
         device = _device_of(head)
         plain_query = torch.from_numpy(np.ascontiguousarray(query_regions, dtype=np.float32)).to(device)
@@ -169,17 +169,18 @@ def rerank(head, query_regions: np.ndarray, requests: Sequence[tuple[int, int, i
         for batch in _batches(requests, load):
             stacked = torch.from_numpy(np.concatenate([regions for _, _, regions, _ in batch])).to(device)
             f2f = head.f2f(query, head.prepare(stacked))
-            plain = head.f2f(plain_query, stacked) if head.learned else f2f
-            start = 0
+            start, fresh = 0, {}
             for video_id, first, regions, times in batch:
                 part = f2f[:, start:start + len(regions)]
-                kept = plain[:, start:start + len(regions)]
+                fresh[video_id] = stacked[start:start + len(regions)]
                 start += len(regions)
-                scored.append(Reranked(video_id, head_score(head, part), first, times, kept.cpu().numpy()))
+                scored.append(Reranked(video_id, head_score(head, part), first, times, part.cpu().numpy()))
             scored.sort(key=lambda r: -r.similarity)
-            for i in range(keep, len(scored)):  # only the best keep their f2f map
-                if scored[i].f2f is not None:
-                    scored[i] = dataclasses.replace(scored[i], f2f=None)
+            for i, r in enumerate(scored):
+                if i >= keep and r.f2f is not None:  # only the best keep their f2f map
+                    scored[i] = dataclasses.replace(r, f2f=None)
+                elif i < keep and head.learned and r.video_id in fresh:
+                    scored[i] = dataclasses.replace(r, f2f=head.f2f(plain_query, fresh[r.video_id]).cpu().numpy())
         return scored
 
 
