@@ -6,14 +6,28 @@ cache and is stored next to every index, so an artefact always knows what made i
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
-import struct
+import types
+import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
+from vidsim.errors import ConfigError
+from vidsim.fsutil import safetensors_metadata
+from vidsim.resources import PACKAGED_PREFIX, packaged_head_file, packaged_head_name
+
+__all__ = [
+    "Device", "DecodeStrategy", "Precision", "DecodeConfig", "FeatureConfig", "SimilarityConfig", "VidsimConfig", "check_choices",
+    "resolve_head_weights",
+    # re-exported for similarity/head.py and older imports; their home is vidsim.resources / vidsim.fsutil
+    "PACKAGED_PREFIX", "packaged_head_file", "safetensors_metadata",
+]
+
 Device = Literal["cpu", "cuda"]
+DecodeStrategy = Literal["auto", "decode", "seek"]  # how frames are reached (decode/strategy.py)
+Precision = Literal["fp32", "bf16"]
 
 
 @dataclass(frozen=True)
@@ -24,9 +38,12 @@ class DecodeConfig:
     resize: int = 256  # shorter side after resizing; 0 keeps the decoded size
     crop: int = 224  # centre crop side; 0 disables cropping
     batch_size: int = 32  # frames per FrameBatch: bounds memory for long videos
-    strategy: Literal["auto", "decode", "seek"] = "auto"  # how frames are reached
+    strategy: DecodeStrategy = "auto"  # how frames are reached
     threads: int = 0  # decoder threads; 0 lets vidsim choose by resolution
     max_pixels: int = 8192 * 4320  # larger frames are refused (VideoTooLargeError)
+
+    def __post_init__(self) -> None:
+        check_choices(self)
 
 
 @dataclass(frozen=True)
@@ -39,8 +56,11 @@ class FeatureConfig:
     # dev sources), "none", or a file (.npz, or the official .pth with mean/V/d).
     whitening: str | None = "auto"
     dims: int | None = None  # keep this many whitened dimensions (None: all in the file)
-    precision: Literal["fp32", "bf16"] = "fp32"
+    precision: Precision = "fp32"
     batch_size: int = 32  # frames per network forward pass
+
+    def __post_init__(self) -> None:
+        check_choices(self)
 
 
 @dataclass(frozen=True)
@@ -61,7 +81,8 @@ class VidsimConfig:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     similarity: SimilarityConfig = field(default_factory=SimilarityConfig)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
+        check_choices(self.similarity)  # SimilarityConfig's Literal fields, checked here
         # "auto" becomes the packaged head's versioned name, so that every saved config (index
         # config.json, evaluation reports) records which head weights made its scores.
         resolved = resolve_head_weights(self.similarity.head_weights, self.features.backbone)
@@ -98,38 +119,44 @@ class VidsimConfig:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-PACKAGED_HEADS_DIR = Path(__file__).resolve().parent / "data" / "heads"
-PACKAGED_PREFIX = "packaged:"
-
-
-def packaged_head_file(backbone: str) -> Path:
-    """Where the head trained for `backbone` is shipped (it may not exist)."""
-    return PACKAGED_HEADS_DIR / f"{backbone}.safetensors"
-
-
-def safetensors_metadata(path: str | Path) -> dict[str, str]:
-    """The string metadata in a safetensors file's header (read with the standard library only)."""
-    with open(path, "rb") as fh:
-        (size,) = struct.unpack("<Q", fh.read(8))
-        header = json.loads(fh.read(size))
-    return dict(header.get("__metadata__") or {})
-
-
 def resolve_head_weights(head_weights: str | None, backbone: str) -> str | None:
     """"auto" -> "packaged:<backbone>@<version>" (or "packaged:<backbone>" when vidsim ships no
     head for that backbone, which fails when the head is built); anything else is kept."""
     if head_weights != "auto":
         return head_weights
-    path = packaged_head_file(backbone)
-    if not path.is_file():
-        return f"{PACKAGED_PREFIX}{backbone}"
-    version = safetensors_metadata(path).get("version", "")
-    return f"{PACKAGED_PREFIX}{backbone}@{version}" if version else f"{PACKAGED_PREFIX}{backbone}"
+    return packaged_head_name(backbone)
+
+
+@functools.lru_cache(maxsize=None)
+def _choices(kind: type) -> dict[str, tuple[Any, ...]]:
+    """Field name -> allowed values, for the fields of dataclass `kind` typed with a Literal
+    (None allowed too when the type is `Literal[...] | None`)."""
+    hints = typing.get_type_hints(kind)
+    out = {}
+    for f in dataclasses.fields(kind):
+        hint = hints[f.name]
+        if typing.get_origin(hint) in (typing.Union, types.UnionType):
+            parts = typing.get_args(hint)
+        else:
+            parts = (hint,)
+        literals = [p for p in parts if typing.get_origin(p) is Literal]
+        if literals:
+            allowed = tuple(v for p in literals for v in typing.get_args(p))
+            out[f.name] = allowed + ((None,) if type(None) in parts else ())
+    return out
+
+
+def check_choices(config: Any) -> None:
+    """ConfigError when a Literal-typed field of the dataclass `config` holds another value."""
+    for name, allowed in _choices(type(config)).items():
+        value = getattr(config, name)
+        if value not in allowed:
+            raise ConfigError(f"unknown {name} {value!r}: {', '.join(map(str, allowed))}")
 
 
 def _build(kind: type, data: dict[str, Any]):
     known = {f.name for f in dataclasses.fields(kind)}
     unknown = set(data) - known
     if unknown:
-        raise ValueError(f"unknown {kind.__name__} fields: {sorted(unknown)}")
+        raise ConfigError(f"unknown {kind.__name__} fields: {sorted(unknown)}")
     return kind(**data)

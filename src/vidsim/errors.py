@@ -45,6 +45,12 @@ class ModelError(VidsimError):
     """A backbone, whitening or head cannot be built or loaded (unknown name, bad weights file)."""
 
 
+class ConfigError(VidsimError, ValueError):
+    """A configuration value or an input file (ground truth, config.json, recipe) is not valid.
+
+    A ValueError too, so that callers which caught the ValueError raised before keep working."""
+
+
 class ConfigMismatchError(VidsimError):
     """Features or an index were made with another configuration than the one asked for."""
 

@@ -1,16 +1,19 @@
-"""Atomic file writes: a reader (or a crash) never sees a half-written file.
+"""File helpers: atomic writes, content hashes and safetensors metadata.
 
-Every on-disk artefact is written to a temporary name in its own directory and renamed into
+Atomic writes: a reader (or a crash) never sees a half-written file. Every on-disk artefact is written to a temporary name in its own directory and renamed into
 place; `durable=True` also fsyncs the file before and the directory after the rename, for
 the index, whose catalog must never point at a file that a power cut could lose.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
+
+HASH_CHUNK = 1 << 20  # bytes read at a time while hashing: memory stays flat for any file size
 
 
 @contextmanager
@@ -54,3 +57,25 @@ def _fsync(path: str | os.PathLike, flags: int) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes (hex), read in chunks; OSError (e.g. FileNotFoundError) passes through."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def safetensors_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The string metadata in a safetensors file's header ({} when it has none).
+
+    Raises OSError when the file cannot be read and ValueError when it is not a safetensors file."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(os.fspath(path), framework="numpy") as fh:
+            return dict(fh.metadata() or {})
+    except SafetensorError as exc:
+        raise ValueError(f"not a safetensors file ({exc})") from exc

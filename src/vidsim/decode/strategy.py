@@ -1,36 +1,19 @@
 """Per-file choice between decoding everything and seeking, and of decoder threading.
 
-Cost model. 'decode' decodes every frame. 'seek' (see sampler.Sampler) jumps only when
-the container index (or, without one, the probed keyframe interval) puts a keyframe
-clearly between the decoded position and the next sample, so it never decodes more
-frames than 'decode'; it saves about the part of each sample period that lies before
-the last keyframe, i.e. a lot when keyframes are at most one sample period apart
-(all-intra: only the sampled frames are decoded) and little beyond two periods.
-Measured on generated H.264 clips (x264 veryfast, 25 fps; 60 s at 240p, 30 s at 720p)
-on a 2-core x86 box, sampling at 1 frame/s, including colour conversion and resize;
-milliseconds for decode (1 thread) / decode (frame threads) / seek:
-
-    keyframes every   240p               720p
-    frame (intra)     881 / 657 / 153    4050 / 4043 / 490
-    0.52 s            552 / 776 / 348    1671 / 1287 / 561
-    1.08 s            420 / 361 / 259    1599 / 1181 / 807
-    2.04 s            373 / 380 / 306    1449 / 1539 / 1662
-    4.84 s            393 / 346 / 309    1617 / 1936 / 1568
-    10 s              398 / 507 / 440    (timer noise on the shared box)
-
-(at 0.5 and 2 frames/s the crossing sits at the same number of sample periods),
-so seeking is chosen when keyframes are at most SEEK_MAX_KEYFRAME_PERIODS sample periods
-apart. From 720p up, 'decode' runs FFmpeg's frame threads (seeking would flush them at
-every jump, measured slower), so the threshold is divided by the speed-up frame threads
-are expected to bring (EXPECTED_THREAD_SPEEDUP, from the CPU count; 1 on the 2-core box
-where it was measured).
+The thresholds below come from timings recorded in docs/decoding.md.
 """
 from __future__ import annotations
 
 import os
+from typing import get_args
+
+from vidsim.config import DecodeStrategy
+from vidsim.errors import ConfigError
 
 from .types import VideoInfo
 
+# 'seek' is chosen when keyframes are at most this many sample periods apart (divided by the
+# expected frame-thread speed-up, since 'decode' runs FFmpeg's frame threads from 720p up).
 SEEK_MAX_KEYFRAME_PERIODS = 2.0
 # Demuxers whose seeking is a byte-position guess and whose timestamps after a seek can
 # differ from a straight decode (MPEG program streams, raw elementary streams): 'auto'
@@ -56,8 +39,8 @@ def choose_strategy(info: VideoInfo, fps: float, requested: str = "auto", thread
     container_format is FFmpeg's demuxer name (a comma-separated list for some)."""
     if requested in ("decode", "seek"):
         return requested
-    if requested != "auto":
-        raise ValueError(f"strategy must be 'auto', 'decode' or 'seek', got {requested!r}")
+    if requested not in get_args(DecodeStrategy):
+        raise ConfigError(f"strategy must be one of {', '.join(get_args(DecodeStrategy))}, got {requested!r}")
     if set(container_format.split(",")) & IMPRECISE_SEEK_FORMATS:
         return "decode"
     interval = info.keyframe_interval

@@ -118,15 +118,6 @@ class Shaper:
             sw, sh = w, h
         return cls(orientation, sw, sh, crop if crop and crop > 0 else 0)
 
-    @property
-    def output_shape(self) -> tuple[int, int, int]:
-        h, w = self.scaled_height, self.scaled_width
-        if self.orientation.swaps_axes:
-            h, w = w, h
-        if self.crop:
-            h, w = min(h, self.crop), min(w, self.crop)
-        return h, w, 3
-
     def __call__(self, frame: av.VideoFrame) -> np.ndarray:
         rgb = frame.reformat(
             width=self.scaled_width,

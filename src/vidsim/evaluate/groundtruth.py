@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Union
 
+from vidsim.errors import ConfigError
 from vidsim.similarity.segments import Segment  # re-exported: defined low so similarity can use it
 
 PathLike = Union[str, os.PathLike]
@@ -87,7 +88,7 @@ class GroundTruth:
             pairs = frozenset((str(q), str(r)) for q, r in self.pairs)
             missing = [(q, r) for q, m in matches.items() for r in m if (q, r) not in pairs]
             if missing:
-                raise ValueError(f"positive pairs missing from the evaluated pair list: {missing[:5]}")
+                raise ConfigError(f"positive pairs missing from the evaluated pair list: {missing[:5]}")
             queries |= {q for q, _ in pairs}
             refs |= {r for _, r in pairs}
         attrs = MappingProxyType(
@@ -158,22 +159,47 @@ _SEGMENT_COLUMNS = ("query_start", "query_end", "ref_start", "ref_end")
 VSC_COLUMNS = ("query_id", "ref_id") + _SEGMENT_COLUMNS
 
 
-def _read_csv_rows(path: PathLike, required: Sequence[str]) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames is None:
-            raise ValueError(f"{os.fspath(path)}: empty file, expected a header row")
-        header = [h.strip() for h in reader.fieldnames]
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise ValueError(f"{os.fspath(path)}: missing column(s) {missing}; header is {header}")
-        rows = []
-        for row in reader:
-            clean = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
-            if not any(clean.values()):
-                continue  # blank line
-            rows.append(clean)
-        return rows
+def _unreadable(path: PathLike, exc: OSError | UnicodeDecodeError) -> ConfigError:
+    """The ConfigError for a file that cannot be opened or is not UTF-8 text."""
+    if isinstance(exc, UnicodeDecodeError):
+        return ConfigError(f"{os.fspath(path)}: not UTF-8 text ({exc.reason} at byte {exc.start})")
+    return ConfigError(f"{os.fspath(path)}: cannot read it ({exc.strerror or exc})")
+
+
+def _read_json(path: PathLike) -> Any:
+    """The parsed JSON file, or a ConfigError naming the file (and the line of a syntax error)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _unreadable(path, exc) from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{os.fspath(path)} line {exc.lineno}: not valid JSON ({exc.msg})") from None
+
+
+def _read_csv_rows(path: PathLike, required: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row) of every non-blank row, with keys and values stripped."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            try:
+                if reader.fieldnames is None:
+                    raise ConfigError(f"{os.fspath(path)}: empty file, expected a header row")
+                header = [h.strip() for h in reader.fieldnames]
+                missing = [c for c in required if c not in header]
+                if missing:
+                    raise ConfigError(f"{os.fspath(path)}: missing column(s) {missing}; header is {header}")
+                rows = []
+                for row in reader:
+                    clean = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
+                    if not any(clean.values()):
+                        continue  # blank line
+                    rows.append((reader.line_num, clean))
+                return rows
+            except csv.Error as exc:
+                raise ConfigError(f"{os.fspath(path)} row {reader.line_num}: not a readable CSV row ({exc})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _unreadable(path, exc) from None
 
 
 def _row_segment(row: Mapping[str, str], path: PathLike, line: int, default_score: float) -> Segment | None:
@@ -181,12 +207,12 @@ def _row_segment(row: Mapping[str, str], path: PathLike, line: int, default_scor
     if all(v == "" for v in values):
         return None
     if any(v == "" for v in values):
-        raise ValueError(f"{os.fspath(path)} row {line}: segment columns are partly empty")
+        raise ConfigError(f"{os.fspath(path)} row {line}: segment columns are partly empty")
     score = row.get("score", "")
     try:
         return Segment(*map(float, values), score=float(score) if score != "" else default_score)
     except ValueError as exc:
-        raise ValueError(f"{os.fspath(path)} row {line}: {exc}") from None
+        raise ConfigError(f"{os.fspath(path)} row {line}: {exc}") from None
 
 
 def read_vsc_csv(path: PathLike, *, query_ids: Iterable[str] = (), ref_ids: Iterable[str] = ()) -> GroundTruth:
@@ -196,10 +222,10 @@ def read_vsc_csv(path: PathLike, *, query_ids: Iterable[str] = (), ref_ids: Iter
     references that have no copy must be passed in ``query_ids``/``ref_ids`` (the CSV cannot hold them).
     """
     matches: dict[str, dict[str, list[Segment]]] = {}
-    for i, row in enumerate(_read_csv_rows(path, VSC_COLUMNS), start=2):
+    for i, row in _read_csv_rows(path, VSC_COLUMNS):
         q, r = row["query_id"], row["ref_id"]
         if not q or not r:
-            raise ValueError(f"{os.fspath(path)} row {i}: empty query_id or ref_id")
+            raise ConfigError(f"{os.fspath(path)} row {i}: empty query_id or ref_id")
         segs = matches.setdefault(q, {}).setdefault(r, [])
         seg = _row_segment(row, path, i, 1.0)
         if seg is not None:
@@ -210,7 +236,7 @@ def read_vsc_csv(path: PathLike, *, query_ids: Iterable[str] = (), ref_ids: Iter
 def read_vsc_predictions(path: PathLike) -> dict[Pair, list[Segment]]:
     """Read predicted segments (VSC22 match CSV with a ``score`` column; 1.0 when absent)."""
     preds: dict[Pair, list[Segment]] = {}
-    for i, row in enumerate(_read_csv_rows(path, VSC_COLUMNS), start=2):
+    for i, row in _read_csv_rows(path, VSC_COLUMNS):
         seg = _row_segment(row, path, i, 1.0)
         segs = preds.setdefault((row["query_id"], row["ref_id"]), [])
         if seg is not None:
@@ -255,11 +281,11 @@ def write_vsc_csv(
 def read_candidate_pairs(path: PathLike) -> list[tuple[str, str, float]]:
     """Read a VSC22 descriptor-track candidate file ``query_id,ref_id,score``."""
     out = []
-    for i, row in enumerate(_read_csv_rows(path, ("query_id", "ref_id", "score")), start=2):
+    for i, row in _read_csv_rows(path, ("query_id", "ref_id", "score")):
         try:
             out.append((row["query_id"], row["ref_id"], float(row["score"])))
         except ValueError:
-            raise ValueError(f"{os.fspath(path)} row {i}: bad score {row['score']!r}") from None
+            raise ConfigError(f"{os.fspath(path)} row {i}: bad score {row['score']!r}") from None
     return out
 
 
@@ -276,7 +302,7 @@ def write_candidate_pairs(path: PathLike, pairs: Iterable[tuple[str, str, float]
 def read_query_attributes(path: PathLike) -> dict[str, dict[str, str]]:
     """Read a per-query attribute CSV (``query_id,<attr>,...``, e.g. transform, source) for grouping."""
     rows = _read_csv_rows(path, ("query_id",))
-    return {row["query_id"]: {k: v for k, v in row.items() if k != "query_id" and v != ""} for row in rows}
+    return {row["query_id"]: {k: v for k, v in row.items() if k != "query_id" and v != ""} for _, row in rows}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,8 +320,11 @@ FIVR_TASK_LABELS: Mapping[str, tuple[str, ...]] = MappingProxyType({
 
 def read_id_list(path: PathLike) -> list[str]:
     """Read one video id per line (FIVR ``youtube_ids.txt``), skipping blank lines."""
-    with open(path, encoding="utf-8") as f:
-        return [line.strip() for line in f if line.strip()]
+    try:
+        with open(path, encoding="utf-8") as f:
+            return [line.strip() for line in f if line.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _unreadable(path, exc) from None
 
 
 def read_fivr_annotation(
@@ -316,12 +345,11 @@ def read_fivr_annotation(
     """
     task = task.upper()
     if task not in FIVR_TASK_LABELS:
-        raise ValueError(f"unknown FIVR task {task!r}; expected one of {sorted(FIVR_TASK_LABELS)}")
+        raise ConfigError(f"unknown FIVR task {task!r}; expected one of {sorted(FIVR_TASK_LABELS)}")
     labels = FIVR_TASK_LABELS[task]
-    with open(path, encoding="utf-8") as f:
-        ann = json.load(f)
+    ann = _read_json(path)
     if not isinstance(ann, dict) or not all(isinstance(v, dict) for v in ann.values()):
-        raise ValueError(f"{os.fspath(path)}: expected {{query: {{label: [video ids]}}}}")
+        raise ConfigError(f"{os.fspath(path)}: expected {{query: {{label: [video ids]}}}}")
     if database is None:
         db = {str(v) for groups in ann.values() for vids in groups.values() for v in vids}
     elif isinstance(database, (str, os.PathLike)):
@@ -343,26 +371,26 @@ def read_fivr_annotation(
 def _split_vcsl_key(key: str, path: PathLike) -> Pair:
     parts = key.split("-")
     if len(parts) != 2 or not all(parts):
-        raise ValueError(f"{os.fspath(path)}: pair key {key!r} is not '<query_id>-<ref_id>'")
+        raise ConfigError(f"{os.fspath(path)}: pair key {key!r} is not '<query_id>-<ref_id>'")
     return parts[0], parts[1]
 
 
 def _vcsl_box(box: Any, path: PathLike, key: str) -> Segment:
     # VCSL boxes are (query_min, ref_min, query_max, ref_max[, score]).
     if not isinstance(box, (list, tuple)) or len(box) not in (4, 5):
-        raise ValueError(f"{os.fspath(path)}: {key}: box {box!r} is not [q_start, r_start, q_end, r_end]")
-    q0, r0, q1, r1 = (float(v) for v in box[:4])
-    score = float(box[4]) if len(box) == 5 else 1.0
+        raise ConfigError(f"{os.fspath(path)}: {key}: box {box!r} is not [q_start, r_start, q_end, r_end]")
     try:
+        q0, r0, q1, r1 = (float(v) for v in box[:4])
+        score = float(box[4]) if len(box) == 5 else 1.0
         return Segment(q0, q1, r0, r1, score)
-    except ValueError as exc:
-        raise ValueError(f"{os.fspath(path)}: {key}: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{os.fspath(path)}: {key}: {exc}") from None
 
 
 def read_vcsl_pair_file(path: PathLike) -> list[Pair]:
     """Read a VCSL ``pair_file_<split>.csv`` (header ``query_id,reference_id``)."""
     return [(row["query_id"], row["reference_id"])
-            for row in _read_csv_rows(path, ("query_id", "reference_id"))]
+            for _, row in _read_csv_rows(path, ("query_id", "reference_id"))]
 
 
 def read_vcsl_labels(label_file: PathLike, pair_file: PathLike | None = None) -> GroundTruth:
@@ -373,10 +401,9 @@ def read_vcsl_labels(label_file: PathLike, pair_file: PathLike | None = None) ->
     listed pairs without labels are the negatives. Boxes are converted to Segment(query_start,
     query_end, ref_start, ref_end).
     """
-    with open(label_file, encoding="utf-8") as f:
-        raw = json.load(f)
+    raw = _read_json(label_file)
     if not isinstance(raw, dict):
-        raise ValueError(f"{os.fspath(label_file)}: expected an object keyed by '<query_id>-<ref_id>'")
+        raise ConfigError(f"{os.fspath(label_file)}: expected an object keyed by '<query_id>-<ref_id>'")
     pairs = None if pair_file is None else frozenset(read_vcsl_pair_file(pair_file))
     matches: dict[str, dict[str, list[Segment]]] = {}
     queries, refs = set(), set()
@@ -387,7 +414,7 @@ def read_vcsl_labels(label_file: PathLike, pair_file: PathLike | None = None) ->
         queries.add(q)
         refs.add(r)
         if not isinstance(boxes, list):
-            raise ValueError(f"{os.fspath(label_file)}: {key}: expected a list of boxes")
+            raise ConfigError(f"{os.fspath(label_file)}: {key}: expected a list of boxes")
         segs = [_vcsl_box(b, label_file, key) for b in boxes]
         if segs:  # an empty label list means "no copy" in VCSL's evaluation (gt = [])
             matches.setdefault(q, {})[r] = segs
@@ -396,19 +423,21 @@ def read_vcsl_labels(label_file: PathLike, pair_file: PathLike | None = None) ->
 
 def read_vcsl_predictions(path: PathLike) -> dict[Pair, list[Segment]]:
     """Read VCSL-style predictions (same JSON layout as the labels; an optional 5th value is the score)."""
-    with open(path, encoding="utf-8") as f:
-        raw = json.load(f)
+    raw = _read_json(path)
+    if not isinstance(raw, dict) or not all(isinstance(v, list) for v in raw.values()):
+        raise ConfigError(f"{os.fspath(path)}: expected {{'<query_id>-<ref_id>': [boxes]}}")
     return {_split_vcsl_key(k, path): [_vcsl_box(b, path, k) for b in v] for k, v in raw.items()}
 
 
 def read_vcsl_query_sets(path: PathLike, split: str = "test") -> dict[str, list[Pair]]:
     """Read VCSL ``split_meta_pairs.json``: query set -> its pairs, for VCSL's macro averaging."""
-    with open(path, encoding="utf-8") as f:
-        raw = json.load(f)
+    raw = _read_json(path)
+    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
+        raise ConfigError(f"{os.fspath(path)}: expected {{split: {{query_set: ['<query_id>-<ref_id>', ...]}}}}")
     if split == "all":
         sets = {k: v for part in raw.values() for k, v in part.items()}
     elif split in raw:
         sets = raw[split]
     else:
-        raise ValueError(f"{os.fspath(path)}: no split {split!r}; has {sorted(raw)}")
+        raise ConfigError(f"{os.fspath(path)}: no split {split!r}; has {sorted(raw)}")
     return {str(k): [_split_vcsl_key(p, path) for p in v] for k, v in sets.items()}

@@ -13,9 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 import numpy as np
+
+from vidsim.errors import ConfigError
 
 from .groundtruth import GroundTruth, Pair, Segment
 
@@ -48,7 +50,7 @@ __all__ = [
 #: "optimistic": copies first; "group": a tie is one threshold, every copy in it gets the
 #: precision at the end of the tie (scikit-learn's ``average_precision_score``, VSC22's µAP).
 Ties = Literal["pessimistic", "optimistic", "group"]
-_TIES = ("pessimistic", "optimistic", "group")
+_TIES: tuple[str, ...] = get_args(Ties)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -77,7 +79,7 @@ def average_precision(ranked_relevance: Sequence[int | bool] | np.ndarray, n_rel
 
 def _check_ties(ties: str) -> None:
     if ties not in _TIES:
-        raise ValueError(f"ties must be one of {_TIES}, got {ties!r}")
+        raise ConfigError(f"ties must be one of {_TIES}, got {ties!r}")
 
 
 def _ap_from_scores(scores: np.ndarray, labels: np.ndarray, n_relevant: int, ties: str) -> float:
@@ -101,7 +103,7 @@ def _ap_from_scores(scores: np.ndarray, labels: np.ndarray, n_relevant: int, tie
 def _check_finite(value: float, where: str) -> float:
     value = float(value)
     if not math.isfinite(value):
-        raise ValueError(f"score of {where} is not finite: {value!r}")
+        raise ConfigError(f"score of {where} is not finite: {value!r}")
     return value
 
 
@@ -205,7 +207,7 @@ def _pair_arrays(pairs: Iterable[tuple[str, str, float]], gt: GroundTruth) -> tu
         if q == r:
             continue
         if (q, r) in seen:
-            raise ValueError(f"pair ({q}, {r}) is scored twice")
+            raise ConfigError(f"pair ({q}, {r}) is scored twice")
         seen.add((q, r))
         scores.append(_check_finite(s, f"({q}, {r})"))
         labels.append(gt.is_positive(q, r))
@@ -404,7 +406,7 @@ def segment_precision_recall_f(
     Evaluated pairs: ``gt.pairs`` when set (a VCSL split; predictions for other pairs are
     ignored, as VCSL does), else every query x reference pair of ``gt`` plus every predicted
     pair. Segments with ``score < min_score`` are dropped first. A copied pair without segment
-    annotation raises ValueError.
+    annotation raises ConfigError (a ValueError).
     """
     universe = gt.pairs
     preds: dict[Pair, list[Segment]] = {}
@@ -418,7 +420,7 @@ def segment_precision_recall_f(
     positives = {p for p in gt.positive_pairs() if p[0] != p[1] and (universe is None or p in universe)}
     for q, r in positives:
         if not gt.segments(q, r):
-            raise ValueError(f"copied pair ({q}, {r}) has no segment annotation")
+            raise ConfigError(f"copied pair ({q}, {r}) has no segment annotation")
     if universe is not None:
         n_pairs = sum(1 for q, r in universe if q != r)
     else:

@@ -12,6 +12,7 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from vidsim.config import DecodeConfig, FeatureConfig, VidsimConfig
 from vidsim.errors import ModelError
@@ -19,14 +20,9 @@ from vidsim.features.backbones import build_backbone
 from vidsim.features.pooling import region_vectors
 from vidsim.features.types import VideoFeatures
 from vidsim.features.whitening import PCAWhitening, resolve_whitening
+from vidsim.fsutil import sha256_file
 
 ProgressFn = Callable[[int, float], None]  # (frames done in this call, seconds of video reached)
-
-
-def _file_digest(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -42,7 +38,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 @torch.no_grad()
 def fold_batchnorms(module: nn.Module, probe_size: int = 64) -> nn.Module:
     """Fold every eval-mode BatchNorm2d that reads a Conv2d's output straight into that
-    convolution (scaled weight, new bias) and put nn.Identity in its place. Inference only.
+    convolution (torch's `fuse_conv_bn_eval`) and put nn.Identity in its place. Inference only.
 
     Pairs come from the data flow of one small forward pass (hooks on the leaf modules and convolutions), not
     from names: a batch norm is folded when its input is the output of a convolution that ran
@@ -80,9 +76,10 @@ def fold_batchnorms(module: nn.Module, probe_size: int = 64) -> nn.Module:
     pairs = []
     for key, conv in producer.items():
         users = readers.get(key, [])
-        if len(users) == 1 and isinstance(users[0], nn.BatchNorm2d) and calls[conv] == 1:
+        if len(users) == 1 and isinstance(users[0], nn.BatchNorm2d) and calls[conv] == 1 and not conv.training:
             bn = users[0]
-            if not bn.training and calls[bn] == 1 and bn.running_var is not None and bn.num_features == conv.out_channels:
+            if (not bn.training and calls[bn] == 1 and bn.running_mean is not None and bn.running_var is not None
+                    and bn.num_features == conv.out_channels):
                 pairs.append((conv, bn))
     if not pairs:
         return module
@@ -90,21 +87,21 @@ def fold_batchnorms(module: nn.Module, probe_size: int = 64) -> nn.Module:
     fnamed = dict(folded.named_modules())
     names = {m: n for n, m in named.items()}
     for conv_name, bn_name in ((names[c], names[b]) for c, b in pairs):
-        conv, bn = fnamed[conv_name], fnamed[bn_name]
-        scale = (bn.running_var + bn.eps).rsqrt()
-        if bn.weight is not None:
-            scale = scale * bn.weight
-        bias = -bn.running_mean if conv.bias is None else conv.bias - bn.running_mean
-        bias = bias * scale + (bn.bias if bn.bias is not None else 0.0)
-        conv.weight.mul_(scale.reshape(-1, *([1] * (conv.weight.ndim - 1))))
-        conv.bias = nn.Parameter(bias, requires_grad=False)
-        parent, _, attr = bn_name.rpartition(".")
-        setattr(fnamed[parent] if parent else folded, attr, nn.Identity())
+        fused = fuse_conv_bn_eval(fnamed[conv_name], fnamed[bn_name])
+        fused.requires_grad_(False)
+        _replace(folded, conv_name, fused)
+        _replace(folded, bn_name, nn.Identity())
     got = folded(probe)
     same = isinstance(got, (list, tuple)) and len(got) == len(expected) and all(
         g.shape == e.shape and torch.allclose(g, e, rtol=1e-4, atol=1e-4) for g, e in zip(got, expected)
     )
     return folded if same else module
+
+
+def _replace(root: nn.Module, name: str, module: nn.Module) -> None:
+    """Put `module` where the submodule called `name` (dotted path) of `root` is."""
+    parent, _, attr = name.rpartition(".")
+    setattr(root.get_submodule(parent) if parent else root, attr, module)
 
 
 class FeatureExtractor(nn.Module):
@@ -116,7 +113,7 @@ class FeatureExtractor(nn.Module):
         self.backbone = build_backbone(config.backbone, config.weights)
         white_file = resolve_whitening(config.backbone, config.whitening)
         self.whitening = PCAWhitening.load(white_file, config.dims) if white_file else None
-        self.whitening_version = f"{white_file.name}:{_file_digest(white_file)}" if white_file else "none"
+        self.whitening_version = f"{white_file.name}:{sha256_file(white_file)[:16]}" if white_file else "none"
         if self.whitening is not None and self.whitening.in_dims != sum(self.backbone.channels):
             raise ModelError(
                 f"{white_file}: whitening is for {self.whitening.in_dims}-d vectors but "

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidsim.errors import ModelError
+from vidsim.resources import packaged_whitening
 
 EPS = 1e-7  # the official regulariser of the eigenvalues
 
@@ -82,15 +83,6 @@ class PCAWhitening(nn.Module):
         except Exception as exc:
             raise ModelError(f"{path}: cannot read whitening ({exc})") from exc
         return cls(parts["mean"], parts["V"], parts["d"], dims)
-
-
-PACKAGED_DIR = Path(__file__).resolve().parents[1] / "data" / "whitening"
-
-
-def packaged_whitening(backbone: str) -> Path | None:
-    """The whitening file shipped for `backbone`, if any."""
-    path = PACKAGED_DIR / f"{backbone}.npz"
-    return path if path.is_file() else None
 
 
 def resolve_whitening(backbone: str, whitening: str | None) -> Path | None:

@@ -36,7 +36,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
-from vidsim.errors import VidsimError
+from vidsim.errors import ConfigError, VidsimError
 from vidsim.fsutil import atomic_path
 
 DEFAULT_BITS = 512
@@ -179,7 +179,7 @@ class BinaryCodec(Codec):
     def __init__(self, dims: int | None = None, bits: int | None = DEFAULT_BITS, seed: int = 0):
         super().__init__(dims)
         if bits is not None and (bits < 8 or bits % 8):
-            raise ValueError(f"binary codes need a positive multiple of 8 bits, got {bits}")
+            raise ConfigError(f"binary codes need a positive multiple of 8 bits, got {bits}")
         self.bits = bits
         self.seed = seed
 
@@ -217,7 +217,7 @@ def make_codec(kind: str, dims: int | None = None, *, bits: int | None = DEFAULT
     try:
         return CODECS[kind](dims)
     except KeyError:
-        raise VidsimError(f"unknown codes {kind!r}: {', '.join(CODECS)}") from None
+        raise ConfigError(f"unknown codes {kind!r}: {', '.join(CODECS)}") from None
 
 
 def codec_of(config) -> Codec:

@@ -13,18 +13,17 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
 from pathlib import Path
+from typing import Any, Literal, get_args
 
-from vidsim.config import VidsimConfig
-from vidsim.errors import VidsimError
+from vidsim.config import VidsimConfig, check_choices
+from vidsim.errors import ConfigError, VidsimError
 
 CodesKind = Literal["float32", "float16", "int8", "int4", "binary"]
 ProjectionKind = Literal["orthogonal", "none"]
 VectorKind = Literal["auto", "flat", "ivf", "hnsw"]
 FORMAT_VERSION = 2
-CODES = ("float32", "float16", "int8", "int4", "binary")
+CODES: tuple[str, ...] = get_args(CodesKind)
 
 
 @dataclass(frozen=True)
@@ -50,11 +49,11 @@ class SearchConfig:
 
     def __post_init__(self):
         if self.candidates < 1 or self.frame_neighbours < 1:
-            raise ValueError("candidates and frame_neighbours must be at least 1")
+            raise ConfigError("candidates and frame_neighbours must be at least 1")
         if self.window_speed is not None and self.window_speed < 1:
-            raise ValueError(f"window_speed must be at least 1 (or None for whole videos), got {self.window_speed}")
+            raise ConfigError(f"window_speed must be at least 1 (or None for whole videos), got {self.window_speed}")
         if self.window_margin < 0:
-            raise ValueError(f"window_margin must be >= 0, got {self.window_margin}")
+            raise ConfigError(f"window_margin must be >= 0, got {self.window_margin}")
 
 
 @dataclass(frozen=True)
@@ -87,17 +86,12 @@ class IndexConfig:
     BINARY_FIELDS = ("code_projection", "code_bits", "code_seed")
 
     def __post_init__(self):
-        if self.codes not in CODES:
-            raise ValueError(f"unknown codes {self.codes!r}: {', '.join(CODES)}")
-        if self.code_projection not in ("orthogonal", "none"):
-            raise ValueError(f"unknown code_projection {self.code_projection!r}: orthogonal or none")
+        check_choices(self)  # codes, code_projection, vectors: the values of their Literal types
         if self.codes == "binary" and self.code_projection == "orthogonal" and (
                 self.code_bits is None or self.code_bits < 8 or self.code_bits % 8):
-            raise ValueError(f"code_bits must be a positive multiple of 8, got {self.code_bits}")
-        if self.vectors not in ("auto", "flat", "ivf", "hnsw"):
-            raise ValueError(f"unknown vectors {self.vectors!r}: auto, flat, ivf or hnsw")
+            raise ConfigError(f"code_bits must be a positive multiple of 8, got {self.code_bits}")
         if self.code_dims is not None and self.code_dims < 8:
-            raise ValueError(f"code_dims must be at least 8, got {self.code_dims}")
+            raise ConfigError(f"code_dims must be at least 8, got {self.code_dims}")
 
     def storage(self) -> dict[str, Any]:
         """The fields fixed at creation (the binary layout's only when the codes are binary)."""
@@ -151,10 +145,12 @@ class StoredConfig:
         """`DIR/config.json`, with errors naming the file."""
         try:
             return cls.from_json(path.read_text())
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
         except VidsimError as exc:
             raise VidsimError(f"{path}: {exc}") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise VidsimError(f"{path}: unreadable index configuration ({exc!r})") from exc
+            raise ConfigError(f"{path}: unreadable index configuration ({exc!r})") from exc
 
     @classmethod
     def from_json(cls, text: str) -> "StoredConfig":

@@ -5,32 +5,26 @@ decoding; renaming or moving the file keeps its entry, editing it does not.
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import platformdirs
 
 from vidsim.errors import VidsimError, VideoNotFoundError
 from vidsim.features.types import VideoFeatures
-from vidsim.store.format import load_features, save_features
-
-_HASH_CHUNK = 1 << 20
+from vidsim.fsutil import sha256_file
+from vidsim.store.format import FEATURE_SUFFIX, load_features, save_features
 
 
 def content_hash(path: str | Path) -> str:
-    """SHA-256 of the file's bytes (hex)."""
-    digest = hashlib.sha256()
+    """SHA-256 of the file's bytes (hex); VideoNotFoundError when it cannot be read."""
     try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(_HASH_CHUNK):
-                digest.update(chunk)
+        return sha256_file(path)
     except FileNotFoundError as exc:
         raise VideoNotFoundError(path, "no such file") from exc
     except IsADirectoryError as exc:
         raise VideoNotFoundError(path, "is a directory") from exc
     except PermissionError as exc:
         raise VideoNotFoundError(path, "permission denied") from exc
-    return digest.hexdigest()
 
 
 def default_cache_dir() -> Path:
@@ -44,7 +38,7 @@ class FeatureCache:
         self.root = Path(root) if root is not None else default_cache_dir()
 
     def entry(self, file_hash: str, feature_key: str) -> Path:
-        return self.root / file_hash[:2] / f"{file_hash}-{feature_key}.safetensors"
+        return self.root / file_hash[:2] / f"{file_hash}-{feature_key}{FEATURE_SUFFIX}"
 
     def get(self, file_hash: str, feature_key: str) -> VideoFeatures | None:
         entry = self.entry(file_hash, feature_key)

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.numpy import load_file, save_file
 
 from vidsim.errors import VidsimError
@@ -17,9 +17,11 @@ from vidsim.fsutil import atomic_path
 from vidsim.features.types import VideoFeatures
 
 FORMAT_VERSION = "1"
+FEATURE_SUFFIX = ".safetensors"  # the suffix of feature files (and of feature cache entries)
 
 
 def save_features(path: str | Path, features: VideoFeatures) -> None:
+    """Write `features` atomically, with their provenance as string metadata."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {
@@ -38,22 +40,24 @@ def save_features(path: str | Path, features: VideoFeatures) -> None:
 
 
 def load_features(path: str | Path) -> VideoFeatures:
+    """Read a feature file; VidsimError naming the file when it is not one."""
     path = Path(path)
     try:
         tensors = load_file(str(path))
-        from safetensors import safe_open
-
         with safe_open(str(path), framework="numpy") as fh:
             metadata = fh.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
         raise VidsimError(f"{path}: not a readable vidsim feature file ({exc})") from exc
     if "regions" not in tensors or "timestamps" not in tensors:
         raise VidsimError(f"{path}: not a vidsim feature file (no regions/timestamps)")
-    return VideoFeatures(
-        regions=tensors["regions"],
-        timestamps=tensors["timestamps"],
-        feature_key=metadata.get("feature_key", ""),
-        weights_version=metadata.get("weights_version", ""),
-        source=metadata.get("source", ""),
-        meta=json.loads(metadata.get("meta", "{}")),
-    )
+    try:
+        return VideoFeatures(
+            regions=tensors["regions"],
+            timestamps=tensors["timestamps"],
+            feature_key=metadata.get("feature_key", ""),
+            weights_version=metadata.get("weights_version", ""),
+            source=metadata.get("source", ""),
+            meta=json.loads(metadata.get("meta", "{}")),
+        )
+    except ValueError as exc:  # shapes that disagree, or metadata that is not JSON
+        raise VidsimError(f"{path}: not a valid vidsim feature file ({exc})") from exc

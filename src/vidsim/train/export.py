@@ -4,13 +4,11 @@ backbone, whitening, feature key, recipe, data) so that a head is never used bli
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 from typing import Any
 
-from vidsim.config import safetensors_metadata
 from vidsim.errors import ModelError
-from vidsim.fsutil import atomic_path
+from vidsim.fsutil import atomic_path, safetensors_metadata
 from vidsim.similarity.head import ViSiLHead
 
 HEAD_FORMAT = "vidsim-visil-head/1"
@@ -36,7 +34,7 @@ def head_metadata(path: str | Path) -> dict[str, Any]:
     """The metadata of a head file written by `save_head` (JSON values decoded)."""
     try:
         raw = safetensors_metadata(path)
-    except (OSError, ValueError, struct.error) as exc:
+    except (OSError, ValueError) as exc:
         raise ModelError(f"{path}: not a readable head file ({exc})") from exc
     out: dict[str, Any] = {}
     for key, value in raw.items():

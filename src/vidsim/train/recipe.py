@@ -10,7 +10,12 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from vidsim.config import check_choices
+from vidsim.errors import ConfigError
+
+LrSchedule = Literal["cosine", "constant"]  # cosine decays to 0 over the run
 
 
 @dataclass(frozen=True)
@@ -39,10 +44,13 @@ class TrainRecipe:
     triplets_per_epoch: int = 2048
     batch_size: int = 32
     lr: float = 3e-4
-    lr_schedule: str = "cosine"  # "cosine" (decays to 0 over the run) or "constant"
+    lr_schedule: LrSchedule = "cosine"
     gamma: float = 1.0  # triplet margin (the official PyTorch code's default)
     reg_weight: float = 0.5  # weight of the similarity regulariser
     max_frames: int = 300  # labelled (CSV) videos are cut to their first max_frames frames
+
+    def __post_init__(self) -> None:
+        check_choices(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
@@ -52,16 +60,11 @@ class TrainRecipe:
         known = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - set(known))
         if unknown:
-            raise ValueError(f"unknown recipe fields: {unknown}")
+            raise ConfigError(f"unknown recipe fields: {unknown}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
-
-    def data_part(self) -> dict[str, Any]:
-        """The fields that decide which clips are made."""
-        names = ("seed", "variants", "splices", "clip_fps", "span_seconds", "spans_per_video", "chain_prob", "max_size")
-        return {k: v for k, v in self.to_dict().items() if k in names}
 
     @property
     def steps_per_epoch(self) -> int:

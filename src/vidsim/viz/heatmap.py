@@ -6,6 +6,8 @@ from typing import Sequence
 
 import numpy as np
 
+from vidsim.units import format_mmss
+
 
 def _pyplot():
     import matplotlib
@@ -16,19 +18,11 @@ def _pyplot():
     return plt
 
 
-def format_time(seconds: float) -> str:
-    """mm:ss (h:mm:ss past an hour)."""
-    seconds = int(round(max(0.0, float(seconds))))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
-
-
 def _time_ticks(timestamps: np.ndarray, count: int = 8) -> tuple[np.ndarray, list[str]]:
     if len(timestamps) == 0:
         return np.array([]), []
     idx = np.unique(np.linspace(0, len(timestamps) - 1, min(count, len(timestamps))).round().astype(int))
-    return idx, [format_time(timestamps[i]) for i in idx]
+    return idx, [format_mmss(timestamps[i]) for i in idx]
 
 
 def _save(fig, path: str | Path) -> None:
