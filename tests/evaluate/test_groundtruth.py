@@ -1,6 +1,7 @@
 """Readers and writers on small hand-written files in each dataset's format (tests/evaluate/data)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,25 @@ def test_vcsl_bad_key(tmp_path):
     bad.write_text('{"a-b-c": [[0, 0, 1, 1]]}')
     with pytest.raises(ValueError, match="pair key"):
         read_vcsl_labels(bad)
+
+
+def test_bad_files_are_config_errors_naming_the_file(tmp_path):
+    from vidsim.errors import ConfigError, VidsimError
+
+    broken = tmp_path / "labels.json"
+    broken.write_text('{"q-r": [[0, 0, 1, 1]],\n  oops}')
+    with pytest.raises(ConfigError, match=re.escape(f"{broken} line 2: not valid JSON")):
+        read_vcsl_labels(broken)
+    with pytest.raises(ConfigError, match=re.escape(f"{tmp_path / 'missing.csv'}: cannot read it")):
+        read_vsc_csv(tmp_path / "missing.csv")
+    binary = tmp_path / "gt.csv"
+    binary.write_bytes(b"query_id,ref_id\n\xff\xfe\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        read_vsc_csv(binary)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("query_id,ref_id,query_start,query_end,ref_start,ref_end\n\nQ1,R1,0,1,,\n")
+    with pytest.raises(VidsimError, match=r"row 3: segment columns are partly empty"):  # blank line counted
+        read_vsc_csv(bad)
+    (tmp_path / "pred.json").write_text('{"q-r": [["a", 0, 1, 1]]}')
+    with pytest.raises(ConfigError, match="pred.json: q-r: could not convert"):
+        read_vcsl_predictions(tmp_path / "pred.json")
