@@ -6,7 +6,6 @@ cache and is stored next to every index, so an artefact always knows what made i
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import types
@@ -127,12 +126,16 @@ def resolve_head_weights(head_weights: str | None, backbone: str) -> str | None:
     return packaged_head_name(backbone)
 
 
-@functools.lru_cache(maxsize=None)
+_CHOICES: dict[type, dict[str, tuple[Any, ...]]] = {}
+
+
 def _choices(kind: type) -> dict[str, tuple[Any, ...]]:
     """Field name -> allowed values, for the fields of dataclass `kind` typed with a Literal
-    (None allowed too when the type is `Literal[...] | None`)."""
+    (None allowed too when the type is `Literal[...] | None`); computed once per class."""
+    if kind in _CHOICES:
+        return _CHOICES[kind]
     hints = typing.get_type_hints(kind)
-    out = {}
+    out: dict[str, tuple[Any, ...]] = {}
     for f in dataclasses.fields(kind):
         hint = hints[f.name]
         if typing.get_origin(hint) in (typing.Union, types.UnionType):
@@ -143,6 +146,7 @@ def _choices(kind: type) -> dict[str, tuple[Any, ...]]:
         if literals:
             allowed = tuple(v for p in literals for v in typing.get_args(p))
             out[f.name] = allowed + ((None,) if type(None) in parts else ())
+    _CHOICES[kind] = out
     return out
 
 

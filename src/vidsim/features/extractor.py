@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, TypeVar
 
 import numpy as np
 import torch
@@ -23,6 +23,7 @@ from vidsim.features.whitening import PCAWhitening, resolve_whitening
 from vidsim.fsutil import sha256_file
 
 ProgressFn = Callable[[int, float], None]  # (frames done in this call, seconds of video reached)
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -36,7 +37,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 @torch.no_grad()
-def fold_batchnorms(module: nn.Module, probe_size: int = 64) -> nn.Module:
+def fold_batchnorms(module: ModuleT, probe_size: int = 64) -> ModuleT:
     """Fold every eval-mode BatchNorm2d that reads a Conv2d's output straight into that
     convolution (torch's `fuse_conv_bn_eval`) and put nn.Identity in its place. Inference only.
 

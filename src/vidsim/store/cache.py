@@ -9,7 +9,7 @@ from pathlib import Path
 
 import platformdirs
 
-from vidsim.errors import VidsimError, VideoNotFoundError
+from vidsim.errors import VideoNotFoundError, VidsimError
 from vidsim.features.types import VideoFeatures
 from vidsim.fsutil import sha256_file
 from vidsim.store.format import FEATURE_SUFFIX, load_features, save_features

@@ -13,8 +13,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.numpy import load_file, save_file
 
 from vidsim.errors import VidsimError
-from vidsim.fsutil import atomic_path
 from vidsim.features.types import VideoFeatures
+from vidsim.fsutil import atomic_path
 
 FORMAT_VERSION = "1"
 FEATURE_SUFFIX = ".safetensors"  # the suffix of feature files (and of feature cache entries)
@@ -31,7 +31,7 @@ def save_features(path: str | Path, features: VideoFeatures) -> None:
         "source": features.source,
         "meta": json.dumps(features.meta, sort_keys=True),
     }
-    tensors = {
+    tensors: dict[str, np.ndarray] = {
         "regions": np.ascontiguousarray(features.regions, dtype=np.float32),
         "timestamps": np.ascontiguousarray(features.timestamps, dtype=np.float64),
     }

@@ -61,7 +61,8 @@ class TrainRecipe:
         unknown = sorted(set(data) - set(known))
         if unknown:
             raise ConfigError(f"unknown recipe fields: {unknown}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
