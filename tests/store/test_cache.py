@@ -75,3 +75,16 @@ def test_corrupt_entry_is_dropped_and_recomputed(tmp_path):
 def test_content_hash_of_missing_file_names_it(tmp_path):
     with pytest.raises(VideoNotFoundError, match="missing.mp4: no such file"):
         content_hash(tmp_path / "missing.mp4")
+
+
+def test_a_feature_file_with_inconsistent_shapes_is_a_vidsim_error_naming_it(tmp_path):
+    from safetensors.numpy import save_file
+
+    from vidsim.errors import VidsimError
+    from vidsim.fsutil import sha256_file
+
+    path = tmp_path / "odd.safetensors"
+    save_file({"regions": np.zeros((3, 9, 4), np.float32), "timestamps": np.zeros(2)}, str(path))
+    with pytest.raises(VidsimError, match="odd.safetensors: not a valid vidsim feature file"):
+        load_features(path)
+    assert content_hash(path) == sha256_file(path)
