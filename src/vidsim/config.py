@@ -11,9 +11,12 @@ import json
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Mapping, TypeVar, cast
 
 Device = Literal["cpu", "cuda"]
+# Fields that change how fast features are made, not their values: left out of the feature key.
+VOLATILE_DECODE_FIELDS = ("batch_size", "strategy", "threads", "max_pixels")
+VOLATILE_FEATURE_FIELDS = ("batch_size",)
 
 
 @dataclass(frozen=True)
@@ -90,12 +93,40 @@ class VidsimConfig:
         """Stable hash of everything that changes feature values (not batch sizes or threads);
         `provenance` adds what the configuration only names (weights and whitening versions)."""
         decode = dataclasses.asdict(self.decode)
-        for volatile in ("batch_size", "strategy", "threads", "max_pixels"):
+        for volatile in VOLATILE_DECODE_FIELDS:
             decode.pop(volatile)
         features = dataclasses.asdict(self.features)
-        features.pop("batch_size")
+        for volatile in VOLATILE_FEATURE_FIELDS:
+            features.pop(volatile)
         payload = json.dumps({"decode": decode, "features": features, "provenance": provenance}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+Overrides = Mapping[str, Any]  # field values by dotted name, e.g. {"decode.fps": 0.5, "features.dims": 128}
+C = TypeVar("C")
+
+
+def with_overrides(config: C, overrides: Overrides) -> C:
+    """`config` (a frozen dataclass with nested sections) with the fields named in `overrides`
+    replaced; each level is rebuilt once, so its checks see all its new values together."""
+    if not overrides:
+        return config
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        raise ValueError(f"cannot set {', '.join(sorted(overrides))}: {type(config).__name__} has no fields")
+    names = {f.name for f in dataclasses.fields(config)}
+    direct: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for path, value in overrides.items():
+        name, _, rest = path.partition(".")
+        if name not in names:
+            raise ValueError(f"unknown {type(config).__name__} field {path!r}")
+        if rest:
+            nested.setdefault(name, {})[rest] = value
+        else:
+            direct[name] = value
+    for name, inner in nested.items():
+        direct[name] = with_overrides(direct.get(name, getattr(config, name)), inner)
+    return cast(C, dataclasses.replace(config, **direct))
 
 
 PACKAGED_HEADS_DIR = Path(__file__).resolve().parent / "data" / "heads"

@@ -108,11 +108,6 @@ class Catalog:
         rows = self.db.execute("SELECT id, first_vector, frames FROM removed WHERE id <= ? ORDER BY id", (video_id_upto,))
         return [tuple(r) for r in rows]
 
-    def max_id(self) -> int:
-        """The highest video id ever handed out (removed ones included)."""
-        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'videos'").fetchone()
-        return int(row[0]) if row else 0
-
     def totals(self) -> tuple[int, float, int, int]:
         """(videos, seconds, frames, codes bytes)."""
         row = self.db.execute("SELECT COUNT(*), TOTAL(duration), TOTAL(frames), TOTAL(codes_bytes) FROM videos").fetchone()
