@@ -109,23 +109,27 @@ C = TypeVar("C")
 def with_overrides(config: C, overrides: Overrides) -> C:
     """`config` (a frozen dataclass with nested sections) with the fields named in `overrides`
     replaced; each level is rebuilt once, so its checks see all its new values together."""
+    return _with_overrides(config, overrides, "")
+
+
+def _with_overrides(config: C, overrides: Overrides, prefix: str) -> C:
     if not overrides:
         return config
     if not dataclasses.is_dataclass(config) or isinstance(config, type):
-        raise ValueError(f"cannot set {', '.join(sorted(overrides))}: {type(config).__name__} has no fields")
+        raise ValueError(f"unknown field {prefix}{sorted(overrides)[0]}: {prefix.rstrip('.')} has no fields")
     names = {f.name for f in dataclasses.fields(config)}
     direct: dict[str, Any] = {}
     nested: dict[str, dict[str, Any]] = {}
     for path, value in overrides.items():
         name, _, rest = path.partition(".")
         if name not in names:
-            raise ValueError(f"unknown {type(config).__name__} field {path!r}")
+            raise ValueError(f"unknown {type(config).__name__} field {prefix}{path!s}")
         if rest:
             nested.setdefault(name, {})[rest] = value
         else:
             direct[name] = value
     for name, inner in nested.items():
-        direct[name] = with_overrides(direct.get(name, getattr(config, name)), inner)
+        direct[name] = _with_overrides(direct.get(name, getattr(config, name)), inner, f"{prefix}{name}.")
     return cast(C, dataclasses.replace(config, **direct))
 
 

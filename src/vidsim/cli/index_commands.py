@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from vidsim.errors import VidsimError, VideoError
+from vidsim.errors import VideoError, VidsimError
 from vidsim.units import format_bytes
 
 if TYPE_CHECKING:

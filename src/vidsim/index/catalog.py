@@ -127,8 +127,11 @@ class Catalog:
                 " file_bytes, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (content_hash, path, name, duration, frames, first, codes_file, codes_bytes, file_bytes, time.time()),
             )
-            video_id = int(cur.lastrowid)
-        return self.get(video_id)
+            video_id = cur.lastrowid
+        assert video_id is not None
+        record = self.get(video_id)
+        assert record is not None  # committed just above, by the connection reading it
+        return record
 
     def delete(self, video_id: int) -> VideoRecord | None:
         with self.transaction():

@@ -15,6 +15,7 @@ catches up with rows committed since the index was opened.
 """
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import os
 from dataclasses import dataclass, field
@@ -30,8 +31,15 @@ from vidsim.features.types import VideoFeatures
 from vidsim.fsutil import atomic_open
 from vidsim.index.catalog import Catalog, VideoRecord
 from vidsim.index.codes import Codec, codec_of, frame_vectors, read_codes
-from vidsim.index.config import (IndexConfig, SearchConfig, StoredConfig, check_features, check_model, check_storage,
-                                 split_overrides)
+from vidsim.index.config import (
+    IndexConfig,
+    SearchConfig,
+    StoredConfig,
+    check_features,
+    check_model,
+    check_storage,
+    split_overrides,
+)
 from vidsim.index.ingest import AddProgress, AddReport, FrameProgress, Ingest
 from vidsim.index.layout import CATALOG_FILE, CONFIG_FILE, FEATURE_SUFFIX, LOCK_FILE, disk_usage
 from vidsim.index.lock import WriteLock
@@ -210,7 +218,7 @@ class Index:
     # --- search ---------------------------------------------------------------------------
     def search(self, query: str | os.PathLike[str] | VideoFeatures, top_k: int = 10, *,
                min_similarity: float | None = None, segments: bool = True,
-               progress: FrameProgress | None = None) -> list[Match]:
+               progress: FrameProgress | None = None) -> builtins.list[Match]:
         """Indexed videos most similar to `query` (a video, a .safetensors feature file, or
         VideoFeatures), best first, with their copied segments."""
         features = self.features_of(query, progress)
@@ -259,7 +267,7 @@ class Index:
         SHA-256) is skipped; unreadable files are reported and skipped, the rest go on."""
         return self._ingest.add(paths, progress, self.snapshot_seconds)
 
-    def remove(self, video_ids: int | np.integer | Iterable[int]) -> list[VideoRecord]:
+    def remove(self, video_ids: int | np.integer | Iterable[int]) -> builtins.list[VideoRecord]:
         """Remove videos by id (all or none: unknown ids raise VidsimError before any removal)."""
         return self._ingest.remove(video_ids)
 

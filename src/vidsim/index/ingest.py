@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from vidsim.errors import NoFramesError, VidsimError, VideoError
+from vidsim.errors import NoFramesError, VideoError, VidsimError
 from vidsim.features.types import VideoFeatures
 from vidsim.index.catalog import Catalog, VideoRecord
 from vidsim.index.codes import Codec, frame_vectors, write_codes
@@ -97,8 +97,8 @@ class Ingest:
         with self.lock:
             self.cleanup()
             self.vectors.sync()
-            for path, reason in failed:
-                report("failed", Path(path), message=reason)
+            for unreadable, reason in failed:
+                report("failed", Path(unreadable), message=reason)
             last_snapshot = time.monotonic()
             for path in files:
                 report("start", path)

@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from vidsim.fsutil import atomic_open
 from vidsim.errors import VidsimError
+from vidsim.fsutil import atomic_open
 
 MAGIC = b"VIDSIMVS"
 
@@ -41,6 +41,7 @@ class VectorStore(ABC):
 
     kind: str
     dims: int
+    trained_on: int = 0  # vectors a trained kind (IVF) was trained with; 0 for the others
 
     @property
     @abstractmethod
