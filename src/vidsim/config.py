@@ -11,7 +11,8 @@ import json
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar, cast
 
 from vidsim.errors import ConfigError
 from vidsim.fsutil import safetensors_metadata
@@ -27,6 +28,9 @@ __all__ = [
 Device = Literal["cpu", "cuda"]
 DecodeStrategy = Literal["auto", "decode", "seek"]  # how frames are reached (decode/strategy.py)
 Precision = Literal["fp32", "bf16"]
+# Fields that change how fast features are made, not their values: left out of the feature key.
+VOLATILE_DECODE_FIELDS = ("batch_size", "strategy", "threads", "max_pixels")
+VOLATILE_FEATURE_FIELDS = ("batch_size",)
 
 
 @dataclass(frozen=True)
@@ -110,12 +114,44 @@ class VidsimConfig:
         """Stable hash of everything that changes feature values (not batch sizes or threads);
         `provenance` adds what the configuration only names (weights and whitening versions)."""
         decode = dataclasses.asdict(self.decode)
-        for volatile in ("batch_size", "strategy", "threads", "max_pixels"):
+        for volatile in VOLATILE_DECODE_FIELDS:
             decode.pop(volatile)
         features = dataclasses.asdict(self.features)
-        features.pop("batch_size")
+        for volatile in VOLATILE_FEATURE_FIELDS:
+            features.pop(volatile)
         payload = json.dumps({"decode": decode, "features": features, "provenance": provenance}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+Overrides = Mapping[str, Any]  # field values by dotted name, e.g. {"decode.fps": 0.5, "features.dims": 128}
+C = TypeVar("C")
+
+
+def with_overrides(config: C, overrides: Overrides) -> C:
+    """`config` (a frozen dataclass with nested sections) with the fields named in `overrides`
+    replaced; each level is rebuilt once, so its checks see all its new values together."""
+    return _with_overrides(config, overrides, "")
+
+
+def _with_overrides(config: C, overrides: Overrides, prefix: str) -> C:
+    if not overrides:
+        return config
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        raise ConfigError(f"unknown field {prefix}{sorted(overrides)[0]}: {prefix.rstrip('.')} has no fields")
+    names = {f.name for f in dataclasses.fields(config)}
+    direct: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for path, value in overrides.items():
+        name, _, rest = path.partition(".")
+        if name not in names:
+            raise ConfigError(f"unknown {type(config).__name__} field {prefix}{path!s}")
+        if rest:
+            nested.setdefault(name, {})[rest] = value
+        else:
+            direct[name] = value
+    for name, inner in nested.items():
+        direct[name] = _with_overrides(direct.get(name, getattr(config, name)), inner, f"{prefix}{name}.")
+    return cast(C, dataclasses.replace(config, **direct))
 
 
 def resolve_head_weights(head_weights: str | None, backbone: str) -> str | None:

@@ -1,4 +1,4 @@
-"""How quantities are written for people: times as mm:ss."""
+"""How quantities are written for people: times as mm:ss, byte counts in powers of 1024."""
 from __future__ import annotations
 
 
@@ -8,3 +8,12 @@ def format_mmss(seconds: float) -> str:
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def format_bytes(size: float) -> str:
+    """A byte count in powers of 1024: "512 B", "1.5 KB", "3.2 MB", up to "12.0 GB" (no larger unit)."""
+    for unit in ("B", "KB", "MB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"

@@ -21,9 +21,10 @@ from pathlib import Path
 def main() -> None:
     index_dir, cache_dir, point, nth = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
     paths = sys.argv[5:]
-    import vidsim.index.index as index_module
+    import vidsim.index.ingest as ingest_module
     from vidsim.index import Index
     from vidsim.index.catalog import Catalog
+    from vidsim.index.layout import VECTORS_FILE
     from vidsim.store import FeatureCache
 
     count = 0
@@ -37,7 +38,7 @@ def main() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
     if point == "codes-written":
-        real_write = index_module.write_codes
+        real_write = ingest_module.write_codes
 
         def write_codes(*args, **kwargs):
             size = real_write(*args, **kwargs)
@@ -45,7 +46,7 @@ def main() -> None:
                 die()
             return size
 
-        index_module.write_codes = write_codes
+        ingest_module.write_codes = write_codes
     elif point in ("committed", "pause"):
         real_insert = Catalog.insert
 
@@ -64,7 +65,7 @@ def main() -> None:
         real_replace = os.replace
 
         def replace(src, dst, *args, **kwargs):
-            if Path(dst).name == index_module.VECTORS_FILE and reached():
+            if Path(dst).name == VECTORS_FILE and reached():
                 die()
             return real_replace(src, dst, *args, **kwargs)
 

@@ -47,7 +47,7 @@ def test_search_json_and_table(cli_index, index_clips, feature_cache, capsys):
     assert set(result) == {"query", "results"} and len(result["results"]) == 2
     first = result["results"][0]
     assert set(first) == {"id", "path", "similarity", "segments"} and first["path"] == str(index_clips["a"])
-    assert set(first["segments"][0]) == {"query_start", "query_end", "target_start", "target_end", "score"}
+    assert set(first["segments"][0]) == {"query_start", "query_end", "ref_start", "ref_end", "score"}
     assert first["similarity"] >= result["results"][1]["similarity"]
     code, out, _ = _run(capsys, "search", index_clips["copy"], "--index", cli_index, "--cache-dir", feature_cache.root, "-q")
     assert code == 0 and str(index_clips["a"]) in out and "00:00-00:0" in out

@@ -189,3 +189,15 @@ def test_votes_alone_pick_the_copy_when_only_one_candidate_is_reranked(built, in
         matches = small.search(query_features["copy"], top_k=1)
         assert [m.path for m in matches] == [str(index_clips["a"])]
         assert len(small.search(query_features["copy"], top_k=3)) == 3  # at least top_k are re-ranked
+
+
+def test_overrides_apply_on_top_of_the_stored_configuration(built):
+    index, _, _ = built
+    with Index.open(index.directory, overrides={"index.search.candidates": 5}) as other:
+        assert other.search_config.candidates == 5 and other.stored.index == index.stored.index
+    with pytest.raises(ConfigMismatchError, match="codes"):
+        Index.open(index.directory, overrides={"index.codes": "int8"})
+    with pytest.raises(ConfigMismatchError, match="dims"):
+        Index.open(index.directory, overrides={"vidsim.features.dims": 128})
+    with Index.open(index.directory, overrides={"vidsim.features.batch_size": 4}) as other:  # speed only
+        assert other.model.config.features.batch_size == 4 and other.feature_key == index.feature_key

@@ -3,73 +3,35 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
-from vidsim.errors import VidsimError, VideoError
+from vidsim.errors import VideoError, VidsimError
+from vidsim.units import format_bytes
+
+if TYPE_CHECKING:
+    from vidsim.index import Index
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2
 
 
-# Model options left out on the command line keep their default wrapped in one of these types
-# (printed the same in --help), so that the index's own configuration can take their place.
-class _DefaultStr(str):
-    pass
+# index option (argparse dest) -> the field of the index's config.json it sets
+INDEX_FIELDS = {"codes": "index.codes", "code_dims": "index.code_dims", "code_bits": "index.code_bits",
+                "vectors": "index.vectors"}
+ModelOverrides = Callable[[argparse.Namespace], "dict[str, Any]"]
 
 
-class _DefaultFloat(float):
-    pass
-
-
-class _DefaultInt(int):
-    pass
-
-
-_MARKED = (_DefaultStr, _DefaultFloat, _DefaultInt)
-
-
-def _mark(value):
-    if isinstance(value, bool) or value is None:
-        return value  # None and False (store_true) already mean "not given"
-    for kind in _MARKED:
-        if isinstance(value, kind.__mro__[1]):
-            return kind(value)
-    return value
-
-
-def _given(args: argparse.Namespace, name: str) -> bool:
-    value = getattr(args, name, None)
-    return not (value is None or value is False or isinstance(value, _MARKED))
-
-# model option -> (VidsimConfig section, field): what an existing index's config.json supplies
-# for the options a command line leaves out.
-_CONFIG_OPTIONS = {
-    "fps": ("decode", "fps"),
-    "backbone": ("features", "backbone"),
-    "weights": ("features", "weights"),
-    "whitening": ("features", "whitening"),
-    "dims": ("features", "dims"),
-    "precision": ("features", "precision"),
-    "batch_size": ("features", "batch_size"),
-    "head_weights": ("similarity", "head_weights"),
-    "symmetric": ("similarity", "symmetric"),
-}
-_INDEX_OPTIONS = {"codes": "codes", "code_dims": "code_dims", "code_bits": "code_bits", "vectors": "vectors"}
-
-
-def register(sub, model_options, make_config) -> None:
-    """Add the index and search sub-commands to the `vidsim` parser."""
-    probe = argparse.ArgumentParser(add_help=False)
-    model_options(probe)
-    defaults = vars(probe.parse_args([]))  # the model options' own defaults
+def register(sub: Any, model_options: Callable[[argparse.ArgumentParser], None],
+             model_overrides: ModelOverrides) -> None:
+    """Add the index and search sub-commands to the `vidsim` parser; `model_overrides(args)` gives
+    the VidsimConfig fields a command line sets (see vidsim.cli.main)."""
 
     def with_model_options(parser: argparse.ArgumentParser) -> None:
         model_options(parser)
-        parser.set_defaults(**{name: _mark(defaults[name]) for name in _CONFIG_OPTIONS if name in defaults})
-        parser.set_defaults(_model_defaults=defaults, _make_config=make_config)
+        parser.set_defaults(_model_overrides=model_overrides)
 
     index = sub.add_parser("index", help="build and manage a searchable index of videos (a directory)")
     isub = index.add_subparsers(dest="index_command", required=True)
@@ -124,65 +86,33 @@ def _index_option(parser: argparse.ArgumentParser) -> None:
 
 
 # --- opening the index with the command line's options --------------------------------------------
-def _open(args: argparse.Namespace, create: bool, with_model: bool = True):
-    from vidsim.index import Index, IndexConfig
-    from vidsim.index.index import CONFIG_FILE
-    from vidsim.index.config import StoredConfig
+def _open(args: argparse.Namespace, create: bool, with_model: bool = True) -> Index:
+    """The index of --index, with the options given on the command line (the rest: the index's own)."""
+    from vidsim.index import Index
 
     directory = Path(args.index)
-    if not create and not (directory / CONFIG_FILE).is_file():
+    if not create and not Index.exists(directory):
         raise VidsimError(f"{directory}: no vidsim index here (create one with `vidsim index add VIDEOS --index {directory}`)")
-    stored = StoredConfig.read(directory / CONFIG_FILE) if (directory / CONFIG_FILE).is_file() else None
-    model = cache = None
-    device = getattr(args, "device", "cpu")
+    cache = None
     if with_model:
         from vidsim.store import FeatureCache
 
         cache = None if args.no_cache else FeatureCache(args.cache_dir)
-        model = _model_config(args, stored)
-    config = None
-    given = {field: getattr(args, dest) for dest, field in _INDEX_OPTIONS.items() if getattr(args, dest, None) is not None}
-    search = {}
+    return Index.open(directory, create=create, overrides=_overrides(args, with_model), cache=cache,
+                      device=getattr(args, "device", "cpu"))
+
+
+def _overrides(args: argparse.Namespace, with_model: bool) -> dict[str, Any]:
+    """The index and model fields the command line sets, named as in the index's config.json."""
+    overrides: dict[str, Any] = {name: getattr(args, dest) for dest, name in INDEX_FIELDS.items()
+                                 if getattr(args, dest, None) is not None}
     if getattr(args, "candidates", None):
-        search["candidates"] = args.candidates
+        overrides["index.search.candidates"] = args.candidates
     if getattr(args, "whole_videos", False):
-        search["window_speed"] = None
-    if given or search or stored is None:
-        base = stored.index if stored is not None else IndexConfig()
-        config = dataclasses.replace(base, **given, search=dataclasses.replace(base.search, **search))
-    return Index.open(directory, config, create=create, model=model, cache=cache, device=device)
-
-
-def _model_config(args: argparse.Namespace, stored):
-    """The VidsimConfig the command line asks for, or None to use the index's own: options
-    left out take the index's values (the model options' defaults for a new index)."""
-    explicit = {name for name in _CONFIG_OPTIONS if _given(args, name)}
-    if stored is not None and not (explicit - {"batch_size"}):
-        if "batch_size" in explicit:
-            return dataclasses.replace(
-                stored.vidsim, features=dataclasses.replace(stored.vidsim.features, batch_size=args.batch_size))
-        return None  # built lazily from config.json, only if a video must be embedded
-    filled = argparse.Namespace(**vars(args))
-    for name, (section, field) in _CONFIG_OPTIONS.items():
-        if name in explicit:
-            continue
-        if stored is None:
-            setattr(filled, name, args._model_defaults[name])
-        else:
-            setattr(filled, name, getattr(getattr(stored.vidsim, section), field))
-    if stored is None:
-        return args._make_config(filled)
-    # an existing index: its configuration, with the explicit options applied on top
-    config = stored.vidsim
-    features = {f: getattr(filled, n) for n, (s, f) in _CONFIG_OPTIONS.items() if s == "features"}
-    similarity = {"head_weights": filled.head_weights, "symmetric": filled.symmetric,
-                  "head": "visil" if filled.head_weights else "chamfer"}
-    return dataclasses.replace(
-        config,
-        decode=dataclasses.replace(config.decode, fps=filled.fps),
-        features=dataclasses.replace(config.features, **features),
-        similarity=dataclasses.replace(config.similarity, **similarity),
-    )
+        overrides["index.search.window_speed"] = None
+    if with_model:
+        overrides.update({f"vidsim.{name}": value for name, value in args._model_overrides(args).items()})
+    return overrides
 
 
 # --- index commands ----------------------------------------------------------------------------
@@ -258,9 +188,9 @@ def cmd_index_stats(args: argparse.Namespace) -> int:
     print(f"vectors    {stats.vectors} ({stats.vector_kind})")
     print("bytes on disk")
     for name, size in stats.bytes.items():
-        per_hour = f"  ({_human(size / stats.hours)}/hour of video)" if stats.hours > 0 and name in ("codes", "vectors") else ""
-        print(f"  {name:<8} {_human(size):>10}{per_hour}")
-    print(f"  {'total':<8} {_human(stats.total_bytes):>10}")
+        per_hour = f"  ({format_bytes(size / stats.hours)}/hour of video)" if stats.hours > 0 and name in ("codes", "vectors") else ""
+        print(f"  {name:<8} {format_bytes(size):>10}{per_hour}")
+    print(f"  {'total':<8} {format_bytes(stats.total_bytes):>10}")
     return EXIT_OK
 
 
@@ -302,8 +232,8 @@ def _print_matches(args, query: Path, matches) -> None:
     if args.json:
         print(json.dumps({"query": str(query), "results": [
             {"id": m.video_id, "path": m.path, "similarity": m.similarity, "segments": [
-                {"query_start": s.query_start, "query_end": s.query_end, "target_start": s.ref_start,
-                 "target_end": s.ref_end, "score": s.score} for s in m.segments]}
+                {"query_start": s.query_start, "query_end": s.query_end, "ref_start": s.ref_start,
+                 "ref_end": s.ref_end, "score": s.score} for s in m.segments]}
             for m in matches]}))
         return
     print(f"query {query}: {len(matches)} results")
@@ -314,7 +244,7 @@ def _print_matches(args, query: Path, matches) -> None:
         print(f"{rank:>4}  {m.video_id:>6}  {m.similarity:>10.4f}  {m.path}")
         for s in m.segments:
             print(f"{'':>24}query {_mmss(s.query_start)}-{_mmss(s.query_end)}  ->  "
-                  f"target {_mmss(s.ref_start)}-{_mmss(s.ref_end)}  ({s.score:.3f})")
+                  f"ref {_mmss(s.ref_start)}-{_mmss(s.ref_end)}  ({s.score:.3f})")
 
 
 def _search_batch(index, args, queries: list[Path]) -> int:
@@ -357,10 +287,3 @@ def _mmss(seconds: float) -> str:
         return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
     return f"{minutes:02d}:{secs:02d}"
 
-
-def _human(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"

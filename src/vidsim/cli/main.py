@@ -8,51 +8,65 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 from vidsim import __version__
-from vidsim.config import DecodeConfig, FeatureConfig, SimilarityConfig, VidsimConfig
+from vidsim.config import DecodeConfig, FeatureConfig, VidsimConfig, with_overrides
 from vidsim.errors import VidsimError, VideoError
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2
 
 
+# model option (argparse dest) -> the VidsimConfig field it sets; options default to None (left
+# out), so that each command resolves them once: from the dataclasses' defaults, or from an
+# index's stored configuration (`vidsim index`, `vidsim search`)
+MODEL_FIELDS = {
+    "fps": "decode.fps",
+    "backbone": "features.backbone",
+    "weights": "features.weights",
+    "whitening": "features.whitening",
+    "dims": "features.dims",
+    "precision": "features.precision",
+    "batch_size": "features.batch_size",
+    "head_weights": "similarity.head_weights",
+    "symmetric": "similarity.symmetric",
+}
+
+
 def _model_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by every command that builds a model."""
     group = parser.add_argument_group("model")
-    group.add_argument("--backbone", default=FeatureConfig.backbone, help="backbone name (default: %(default)s); see `vidsim backbones`")
+    group.add_argument("--backbone", help=f"backbone name (default: {FeatureConfig.backbone}); see `vidsim backbones`")
     group.add_argument("--weights", help="backbone weights file (required for resnet50: a torchvision ImageNet state_dict)")
-    group.add_argument("--whitening", default="auto",
+    group.add_argument("--whitening",
                        help="PCA whitening: auto (the one packaged for the backbone, if any), none, or a file "
-                            "(.npz, or the official .pth with mean/V/d) (default: %(default)s)")
+                            f"(.npz, or the official .pth with mean/V/d) (default: {FeatureConfig.whitening})")
     group.add_argument("--dims", type=int, help="keep this many whitened dimensions")
     group.add_argument("--head-weights", help="learned ViSiL head state_dict: switches to the 'visil' mode")
-    group.add_argument("--symmetric", action="store_true", help="symmetric Chamfer (frame and video level)")
-    group.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="network precision (default: %(default)s)")
+    group.add_argument("--symmetric", action="store_true", default=None,
+                       help="symmetric Chamfer (frame and video level)")
+    group.add_argument("--precision", choices=["fp32", "bf16"],
+                       help=f"network precision (default: {FeatureConfig.precision})")
     group.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
-    group.add_argument("--fps", type=float, default=DecodeConfig.fps, help="sampled frames per second (default: %(default)s)")
-    group.add_argument("--batch-size", type=int, default=FeatureConfig.batch_size, help="frames per forward pass")
+    group.add_argument("--fps", type=float, help=f"sampled frames per second (default: {DecodeConfig.fps})")
+    group.add_argument("--batch-size", type=int, help="frames per forward pass")
     group.add_argument("--cache-dir", help="feature cache directory (default: the user cache dir)")
     group.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
     group.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
+def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The VidsimConfig fields the command line sets, by dotted name (options left out are absent);
+    --head-weights also switches the head to the learned comparator."""
+    given = {name: getattr(args, dest) for dest, name in MODEL_FIELDS.items() if getattr(args, dest, None) is not None}
+    if "similarity.head_weights" in given:
+        given["similarity.head"] = "visil" if given["similarity.head_weights"] else "chamfer"
+    return given
+
+
 def _config(args: argparse.Namespace) -> VidsimConfig:
-    return VidsimConfig(
-        decode=DecodeConfig(fps=args.fps),
-        features=FeatureConfig(
-            backbone=args.backbone,
-            weights=args.weights,
-            whitening=args.whitening,
-            dims=args.dims,
-            precision=args.precision,
-            batch_size=args.batch_size,
-        ),
-        similarity=SimilarityConfig(
-            head="visil" if args.head_weights else "chamfer",
-            head_weights=args.head_weights,
-            symmetric=args.symmetric,
-        ),
-    )
+    """The model configuration of a command that builds its own: the defaults with the options given."""
+    return with_overrides(VidsimConfig(), model_overrides(args))
 
 
 def _session(args: argparse.Namespace):
@@ -331,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from vidsim.cli import index_commands
 
-    index_commands.register(sub, _model_options, _config)
+    index_commands.register(sub, _model_options, model_overrides)
     from vidsim.cli import train_command
 
     train_command.register(sub)

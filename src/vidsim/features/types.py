@@ -31,3 +31,9 @@ class VideoFeatures:
     @property
     def dims(self) -> int:
         return int(self.regions.shape[2])
+
+
+def feature_key_matches(features: VideoFeatures, key: str) -> bool:
+    """Whether `features` may be compared with features keyed `key`: true unless they name
+    another key (features that name none, made by hand or by older files, are accepted)."""
+    return not features.feature_key or features.feature_key == key

@@ -3,7 +3,8 @@ FAISS store of frame vectors), searched hierarchically (frame k-NN, votes, ViSiL
 segment localisation). `Index` is the entry point."""
 from vidsim.index.catalog import VideoRecord
 from vidsim.index.config import IndexConfig, SearchConfig
-from vidsim.index.index import AddProgress, AddReport, Index, IndexStats
+from vidsim.index.index import Index, IndexStats
+from vidsim.index.ingest import AddProgress, AddReport
 from vidsim.index.search import Match
 from vidsim.index.vectors import FaissStore, VectorStore
 

@@ -108,11 +108,6 @@ class Catalog:
         rows = self.db.execute("SELECT id, first_vector, frames FROM removed WHERE id <= ? ORDER BY id", (video_id_upto,))
         return [tuple(r) for r in rows]
 
-    def max_id(self) -> int:
-        """The highest video id ever handed out (removed ones included)."""
-        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'videos'").fetchone()
-        return int(row[0]) if row else 0
-
     def totals(self) -> tuple[int, float, int, int]:
         """(videos, seconds, frames, codes bytes)."""
         row = self.db.execute("SELECT COUNT(*), TOTAL(duration), TOTAL(frames), TOTAL(codes_bytes) FROM videos").fetchone()
@@ -132,8 +127,11 @@ class Catalog:
                 " file_bytes, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (content_hash, path, name, duration, frames, first, codes_file, codes_bytes, file_bytes, time.time()),
             )
-            video_id = int(cur.lastrowid)
-        return self.get(video_id)
+            video_id = cur.lastrowid
+        assert video_id is not None
+        record = self.get(video_id)
+        assert record is not None  # committed just above, by the connection reading it
+        return record
 
     def delete(self, video_id: int) -> VideoRecord | None:
         with self.transaction():

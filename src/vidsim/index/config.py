@@ -14,10 +14,15 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from vidsim.config import VidsimConfig, check_choices
-from vidsim.errors import ConfigError, VidsimError
+from vidsim.config import VOLATILE_DECODE_FIELDS, VOLATILE_FEATURE_FIELDS, Overrides, VidsimConfig, check_choices
+from vidsim.errors import ConfigError, ConfigMismatchError, VidsimError
+from vidsim.index.layout import CONFIG_FILE
+
+if TYPE_CHECKING:
+    from vidsim.features.types import VideoFeatures
+    from vidsim.model import ViSiL
 
 CodesKind = Literal["float32", "float16", "int8", "int4", "binary"]
 ProjectionKind = Literal["orthogonal", "none"]
@@ -183,3 +188,58 @@ def config_differences(stored: dict[str, Any], asked: dict[str, Any], prefix: st
         elif a != b:
             lines.append(f"{prefix}{key}: index has {a!r}, asked for {b!r}")
     return lines
+
+
+def split_overrides(overrides: Overrides) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`Index.open`'s overrides, named by their place in config.json ("index.codes",
+    "index.search.candidates", "vidsim.features.dims"), as (IndexConfig fields, VidsimConfig fields)."""
+    index: dict[str, Any] = {}
+    vidsim: dict[str, Any] = {}
+    for name, value in overrides.items():
+        section, _, rest = name.partition(".")
+        if section not in ("index", "vidsim") or not rest:
+            raise ConfigError(f"unknown index option {name!r}: expected index.<field>, index.search.<field> "
+                             "or vidsim.<section>.<field>")
+        (index if section == "index" else vidsim)[rest] = value
+    return index, vidsim
+
+
+def check_storage(directory: Path, stored: StoredConfig, asked: IndexConfig) -> None:
+    """ConfigMismatchError unless `asked` has the storage fields the index was created with."""
+    diffs = config_differences(stored.index.storage(), asked.storage())
+    if diffs:
+        raise ConfigMismatchError(
+            f"{directory}: the index was created with another storage configuration: " + "; ".join(diffs)
+        )
+
+
+def check_model(directory: Path, stored: StoredConfig, model: ViSiL) -> None:
+    """ConfigMismatchError unless `model` makes the features the index holds."""
+    if model.feature_key == stored.feature_key:
+        return
+    diffs = config_differences(
+        {"decode": stored.vidsim.to_dict()["decode"], "features": stored.vidsim.to_dict()["features"]},
+        {"decode": model.config.to_dict()["decode"], "features": model.config.to_dict()["features"]},
+    )
+    volatile = {f"decode.{name}" for name in VOLATILE_DECODE_FIELDS} | {
+        f"features.{name}" for name in VOLATILE_FEATURE_FIELDS}
+    diffs = [d for d in diffs if d.split(":")[0] not in volatile]
+    detail = "; ".join(diffs) or "the backbone weights or whitening files differ from those used to build it"
+    raise ConfigMismatchError(
+        f"{directory}: the index was built with another feature configuration ({stored.feature_key}, asked "
+        f"for {model.feature_key}): {detail}"
+    )
+
+
+def check_features(directory: Path, stored: StoredConfig, features: VideoFeatures) -> None:
+    """ConfigMismatchError unless `features` were made with the index's configuration."""
+    from vidsim.features.types import feature_key_matches
+
+    if not feature_key_matches(features, stored.feature_key):
+        raise ConfigMismatchError(
+            f"{features.source or 'query'}: features made with configuration {features.feature_key}, "
+            f"but the index {directory} holds {stored.feature_key}; extract the query with the "
+            f"index's options (see {directory / CONFIG_FILE})"
+        )
+    if features.dims != stored.dims:
+        raise ConfigMismatchError(f"{features.source or 'query'}: {features.dims}-d features, index has {stored.dims}-d")

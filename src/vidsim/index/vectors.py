@@ -4,16 +4,20 @@
 load, ntotal); `FaissStore` implements it in-process with FAISS. A Milvus (or other) store
 would implement the same five methods. Vectors are L2-normalised, so inner product = cosine.
 
-FAISS kinds: `flat` (every vector scanned, kept as float16: IndexScalarQuantizer QT_fp16, half
-the bytes of float32 with scores within ~1e-3, and faster than IndexFlatIP's BLAS path for a
-query's 60 frames: 90 vs 220 ms over 100k vectors on 2 cores; snapshots of the float32
-IndexFlatIP made by earlier versions still load), `ivf` (IVF with 8-bit scalar quantisation:
-1/4 of the memory, trained on the vectors present when it is built), `hnsw` (graph, no training;
-removal rebuilds the graph). `choose_kind` applies the `auto` policy.
+FAISS kinds, each an `index_factory` string over inner product: `flat` ("IDMap2,SQfp16": every
+vector scanned, kept as float16, half the bytes of float32 with scores within ~1e-3 and a faster
+scan than IndexFlatIP's BLAS path for a query's frames; snapshots
+of the float32 IndexFlatIP made by earlier versions still load), `ivf` ("IVF{lists},SQ8": IVF
+with 8-bit scalar quantisation, 1/4 of the memory, trained on the vectors present when it is
+built), `hnsw` ("IDMap2,HNSW{m}": graph, no training; removal rebuilds the graph). The factory
+builds the same objects as the constructors did, so snapshots are unchanged. `choose_kind`
+applies the `auto` policy.
 
 Snapshot file: 8-byte magic, a little-endian uint32 length, a JSON header (kind, dims,
-watermark, ...), then the FAISS index bytes. It is written to a temporary name, fsynced and
-renamed over the previous one, so a reader opens either the old or the new snapshot.
+watermark, ...), then the FAISS index bytes. This container stays ours because FAISS's format
+has no room for the header (the watermark ties the snapshot to the catalog). It is written to a
+temporary name, fsynced and renamed over the previous one, so a reader opens either the old or
+the new snapshot.
 """
 from __future__ import annotations
 
@@ -26,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from vidsim.fsutil import atomic_open
 from vidsim.errors import VidsimError
+from vidsim.fsutil import atomic_open
 
 MAGIC = b"VIDSIMVS"
 
@@ -37,6 +41,7 @@ class VectorStore(ABC):
 
     kind: str
     dims: int
+    trained_on: int = 0  # vectors a trained kind (IVF) was trained with; 0 for the others
 
     @property
     @abstractmethod
@@ -89,37 +94,28 @@ class FaissStore(VectorStore):
     # --- construction -------------------------------------------------------------------
     @classmethod
     def empty(cls, kind: str, dims: int, hnsw_m: int = 32) -> "FaissStore":
-        import faiss
-
         if kind == "flat":
-            scan = faiss.IndexScalarQuantizer(dims, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
-            return cls(faiss.IndexIDMap2(scan), kind, dims)
+            return cls(_factory(dims, "IDMap2,SQfp16"), kind, dims)
         if kind == "hnsw":
-            graph = faiss.IndexHNSWFlat(dims, hnsw_m, faiss.METRIC_INNER_PRODUCT)
-            return cls(faiss.IndexIDMap2(graph), kind, dims, hnsw_m=hnsw_m)
+            return cls(_factory(dims, f"IDMap2,HNSW{int(hnsw_m)}"), kind, dims, hnsw_m=hnsw_m)
         raise VidsimError(f"a {kind!r} vector store needs training vectors: use FaissStore.build")
 
     @classmethod
     def build(cls, kind: str, dims: int, ids: np.ndarray, vectors: np.ndarray, *, lists: int | None = None,
               hnsw_m: int = 32, seed: int = 0) -> "FaissStore":
         """A store of `kind` holding `vectors` (an IVF is trained on a sample of them)."""
-        import faiss
-
         if kind != "ivf":
             store = cls.empty(kind, dims, hnsw_m)
             store.add(ids, vectors)
             return store
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         nlist = min(ivf_lists(len(vectors), lists), max(1, len(vectors) // 39))
-        quantizer = faiss.IndexFlatIP(dims)
-        index = faiss.IndexIVFScalarQuantizer(quantizer, dims, nlist, faiss.ScalarQuantizer.QT_8bit,
-                                              faiss.METRIC_INNER_PRODUCT)
+        index = _factory(dims, f"IVF{nlist},SQ8")
         sample = vectors
         if len(vectors) > 256 * nlist:
             pick = np.random.default_rng(seed).choice(len(vectors), 256 * nlist, replace=False)
             sample = vectors[np.sort(pick)]
         index.train(sample)
-        index.referenced_objects = [quantizer]  # keep the quantizer alive beside the index
         store = cls(index, kind, dims, trained_on=len(vectors))
         store.add(ids, vectors)
         return store
@@ -201,6 +197,13 @@ class FaissStore(VectorStore):
             raise VidsimError(f"{path}: vector snapshot holds {index.ntotal} vectors, header says {header['ntotal']}")
         store = cls(index, header["kind"], int(header["dims"]), int(header.get("trained_on", 0)), int(header.get("hnsw_m", 32)))
         return store, header
+
+
+def _factory(dims: int, description: str) -> Any:
+    """A FAISS index from its `index_factory` description, searched by inner product."""
+    import faiss
+
+    return faiss.index_factory(dims, description, faiss.METRIC_INNER_PRODUCT)
 
 
 def _selector(ids: np.ndarray):

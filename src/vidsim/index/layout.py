@@ -1,0 +1,38 @@
+"""Where an index keeps its files, relative to its directory, and the bytes they take."""
+from __future__ import annotations
+
+from pathlib import Path
+
+CONFIG_FILE = "config.json"  # IndexConfig + VidsimConfig + feature key (written once, at creation)
+CATALOG_FILE = "catalog.sqlite"  # SQLite (WAL): one row per video, the source of truth
+CODES_DIR = "codes"  # codes/ab/<sha256>.safetensors: compact region features of one video
+VECTORS_FILE = "vectors.faiss"  # snapshot of the frame-vector store, with its watermark
+LOCK_FILE = "write.lock"  # held (flock) by the one process adding or removing videos
+FEATURE_SUFFIX = ".safetensors"
+
+
+def codes_file(content_hash: str) -> str:
+    """The codes file of a video with this content hash, relative to the index directory."""
+    return f"{CODES_DIR}/{content_hash[:2]}/{content_hash}{FEATURE_SUFFIX}"
+
+
+def disk_usage(directory: Path) -> dict[str, int]:
+    """Bytes on disk by component: catalog (with its WAL), codes, vectors, config."""
+    return {
+        "catalog": sum(file_size(directory / f"{CATALOG_FILE}{s}") for s in ("", "-wal", "-shm")),
+        "codes": _tree_size(directory / CODES_DIR),
+        "vectors": file_size(directory / VECTORS_FILE),
+        "config": file_size(directory / CONFIG_FILE),
+    }
+
+
+def file_size(path: Path) -> int:
+    """Size of a file, 0 if it is absent or unreadable."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _tree_size(root: Path) -> int:
+    return sum(file_size(p) for p in root.rglob("*") if p.is_file()) if root.is_dir() else 0
