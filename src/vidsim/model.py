@@ -84,8 +84,9 @@ class ViSiL(nn.Module):
             )
 
     # --- similarity -----------------------------------------------------------------
-    def _prepared(self, x: FeaturesLike) -> torch.Tensor:
-        """Tensors are taken as extract_features output; VideoFeatures get attention here."""
+    def prepare(self, x: FeaturesLike) -> torch.Tensor:
+        """Features ready to compare, on the model's device: VideoFeatures get attention here; tensors
+        and arrays are taken as they are (extract_features output, or regions to compare without attention)."""
         if isinstance(x, VideoFeatures):
             return self.head.prepare(torch.from_numpy(x.regions).to(self.device))
         return torch.as_tensor(x, device=self.device)
@@ -93,7 +94,7 @@ class ViSiL(nn.Module):
     @torch.no_grad()
     def calculate_f2f_matrix(self, query: FeaturesLike, target: FeaturesLike) -> torch.Tensor:
         """Frame-to-frame Chamfer similarity [P, Q]."""
-        return self.head.f2f(self._prepared(query), self._prepared(target))
+        return self.head.f2f(self.prepare(query), self.prepare(target))
 
     @torch.no_grad()
     def calculate_visil_output(self, query: FeaturesLike, target: FeaturesLike) -> torch.Tensor:
@@ -104,7 +105,7 @@ class ViSiL(nn.Module):
     @torch.no_grad()
     def calculate_video_similarity(self, query: FeaturesLike, target: FeaturesLike) -> torch.Tensor:
         """Video-to-video similarity (a 0-d tensor), chunked over long targets."""
-        return self.head(self._prepared(query), self._prepared(target))
+        return self.head(self.prepare(query), self.prepare(target))
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def compare_videos(model: ViSiL, query: VideoFeatures, target: VideoFeatures) ->
 
 def similarity_matrix(model: ViSiL, videos: list[VideoFeatures], progress: Callable[[int], None] | None = None) -> np.ndarray:
     """N x N video similarities (row = query). Attention is applied once per video."""
-    prepared = [model._prepared(v) for v in videos]
+    prepared = [model.prepare(v) for v in videos]
     n = len(prepared)
     matrix = np.zeros((n, n), dtype=np.float64)
     with torch.no_grad():

@@ -42,7 +42,7 @@ from vidsim.index.catalog import Catalog, VectorRanges, VideoRecord
 from vidsim.fsutil import atomic_open, fsync_dir
 from vidsim.index.codes import Codec, codec_of, frame_vectors, read_codes, write_codes
 from vidsim.index.config import IndexConfig, SearchConfig, StoredConfig, config_differences
-from vidsim.index.search import Match, candidates, rerank_candidates
+from vidsim.index.search import Match, find_candidates, rerank_candidates
 from vidsim.index.vectors import FaissStore, VectorStore, choose_kind
 
 CONFIG_FILE = "config.json"
@@ -255,7 +255,7 @@ class Index:
         if config.candidates < top_k:  # re-rank at least as many videos as results asked for
             config = dataclasses.replace(config, candidates=top_k)
         regions = self.codec.prepare_query(features.regions)
-        found = candidates(self._store, self._ranges, frame_vectors(regions), config, fps)
+        found = find_candidates(self._store, self._ranges, frame_vectors(regions), config, fps)
         records = {}
 
         def frames_of(video_id: int) -> int | None:
