@@ -19,8 +19,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -125,6 +125,7 @@ def find_candidates(store: VectorStore, ranges: VectorRanges, query_vectors: np.
 # query-region x target-region products are computed by f2f_similarity in bounded chunks
 STACK_FRAMES = 8192
 Loader = Callable[[int, int, int], "tuple[np.ndarray, np.ndarray] | None"]
+_Window = tuple[int, int, np.ndarray, np.ndarray]  # a loaded window: video id, first frame, regions, times
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ def rerank(head: ViSiLHead, query_regions: np.ndarray, requests: Sequence[tuple[
             parts = torch.split(f2f, widths, dim=1)
             windows = torch.split(stacked, widths)
             similarities = video_scores(head, parts).scores.tolist()
-            fresh = {}
+            fresh: dict[int, torch.Tensor] = {}  # windows before attention, for the kept maps
             for (video_id, first, _, times), part, window, similarity in zip(batch, parts, windows, similarities):
                 fresh[video_id] = window
                 scored.append(Reranked(video_id, similarity, first, times, part.cpu().numpy()))
@@ -207,7 +208,10 @@ def rerank_candidates(head: ViSiLHead, query_regions: np.ndarray, query_times: n
     for scored in ranked[:top_k]:
         if min_similarity is not None and scored.similarity < min_similarity:
             break
-        out.append((scored, localise_segments(scored.f2f, query_times, scored.times) if segments else ()))
+        located: tuple[Segment, ...] = ()
+        if segments and scored.f2f is not None:  # the best top_k keep their f2f map
+            located = localise_segments(scored.f2f, query_times, scored.times)
+        out.append((scored, located))
     return out
 
 
@@ -218,9 +222,10 @@ def localise_segments(f2f: np.ndarray, query_times: np.ndarray, target_times: np
     return tuple(localise(f2f, np.asarray(query_times, np.float64), np.asarray(target_times, np.float64)))
 
 
-def _batches(requests: Sequence[tuple[int, int, int]], load: Loader) -> Iterator[list]:
+def _batches(requests: Sequence[tuple[int, int, int]], load: Loader) -> Iterator[list[_Window]]:
     """Loaded windows (video id, first, regions, times), grouped up to STACK_FRAMES frames."""
-    batch, frames = [], 0
+    batch: list[_Window] = []
+    frames = 0
     for video_id, first, stop in requests:
         if stop <= first:
             continue
@@ -244,7 +249,7 @@ def _device_of(head: ViSiLHead) -> torch.device:
 
 
 @contextlib.contextmanager
-def _torch_threads(threads: int | None):
+def _torch_threads(threads: int | None) -> Iterator[None]:
     """torch's intra-op thread count set for the block (unchanged when None), then restored."""
     if not threads:
         yield

@@ -9,7 +9,9 @@ averaged. `ViSiLHead.forward`, the search re-rank and training all score through
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, NamedTuple, Sequence
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
@@ -79,7 +81,7 @@ def _chunk_bounds(frames: int, chunk_frames: int) -> list[tuple[int, int]]:
     bounds = list(range(0, frames, chunk_frames)) + [frames]
     if len(bounds) > 2 and bounds[-1] - bounds[-2] < MIN_FRAMES:
         del bounds[-2]
-    return list(zip(bounds, bounds[1:]))
+    return list(pairwise(bounds))
 
 
 def _comparator_outputs(head: ViSiLHead, chunks: list[torch.Tensor]) -> list[torch.Tensor]:

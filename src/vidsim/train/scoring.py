@@ -6,7 +6,7 @@ scored by `vidsim.similarity.video_scores`, so each pair gets the score `ViSiLHe
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
