@@ -6,7 +6,7 @@
 1. Scale (synthetic, seeded): frame-vector stores of 1k .. 3.6M 256-d unit vectors built with
    vidsim's own `FaissStore` (`auto`'s kind: flat, then IVF-SQ8 past 100k frames), videos of up
    to 3,600 frames (1 h at 1 fps). A 60-frame query is answered end to end as `Index.search`
-   does it: `candidates` (k-NN + votes), then `rerank_candidates` (windows around the voted
+   does it: `find_candidates` (k-NN + votes), then `rerank_candidates` (windows around the voted
    offsets read from codes files on disk, one stacked f2f computation, the head's scores,
    segments of the top 10). Codes: a pool of 16 one-hour codes files in the default layout
    stands for every indexed video (video v reads file v mod 16: the cost depends on window
@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from vidsim.index.catalog import VectorRanges  # noqa: E402
 from vidsim.index.codes import codec_of, read_codes, write_codes  # noqa: E402
 from vidsim.index.config import IndexConfig, SearchConfig  # noqa: E402
-from vidsim.index.search import candidates, rerank_candidates  # noqa: E402
+from vidsim.index.search import find_candidates, rerank_candidates  # noqa: E402
 from vidsim.index.vectors import FaissStore, choose_kind, ivf_lists  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -230,7 +230,7 @@ def _head():
 def answer(head, store, ranges, frames_of, pool: CodesPool, vectors, regions, config: SearchConfig):
     """One query as Index.search answers it; returns (candidates, matches, candidates s, total s)."""
     t = time.perf_counter()
-    found = candidates(store, ranges, vectors, config, fps=1.0)
+    found = find_candidates(store, ranges, vectors, config, fps=1.0)
     t_candidates = time.perf_counter() - t
     matches = rerank_candidates(head, regions, np.arange(len(regions), dtype=np.float64), found, frames_of,
                                 pool.load, config, 1.0, TOP_K)
@@ -268,7 +268,7 @@ def run_scale(size: int, kinds: list[str], queries: int, train_per_list: int | N
         for name, query_set in (("", easy), ("hard_", qs)):
             ranks = []
             for vectors, truth, _ in query_set:
-                ids = [c.video_id for c in candidates(store, ranges, vectors, dataclasses.replace(config, candidates=100), 1.0)]
+                ids = [c.video_id for c in find_candidates(store, ranges, vectors, dataclasses.replace(config, candidates=100), 1.0)]
                 ranks.append(ids.index(truth) + 1 if truth in ids else 10**9)
             ranks = np.array(ranks)
             recall.update({f"{name}recall@{k}": round(float((ranks <= k).mean()), 4) for k in (1, 10, 20, 100)})
@@ -449,7 +449,7 @@ def run_real(bench: Path, work: Path, name: str, options: dict, exhaustive: bool
         regions = index.codec.prepare_query(features.regions)
         from vidsim.index.codes import frame_vectors
 
-        voted = [stem_of[c.video_id] for c in candidates(index._store, index._ranges, frame_vectors(regions), all_refs,
+        voted = [stem_of[c.video_id] for c in find_candidates(index.vectors.store, index.vectors.ranges, frame_vectors(regions), all_refs,
                                                             index.stored.vidsim.decode.fps)]
         ranks += [voted.index(rid) + 1 if rid in voted else 10**9 for rid in positives.get(qid, ())]
     indexed = evaluate_method("vidsim search (index)", gt, scores=scores, segments=segments, groupings=groupings)

@@ -60,7 +60,7 @@ class AgreementTask:
 
         def scores(feats, learned):
             dims = next(iter(feats.values())).shape[-1]
-            head = ViSiLHead(dims, learned=learned).eval()
+            head = ViSiLHead(dims, kind="visil" if learned else "chamfer").eval()
             if learned:
                 head.load_state_dict({k: torch.from_numpy(v) for k, v in seeded_head(dims).items()})
             res = []

@@ -19,7 +19,7 @@ class SimilarityTask:
 
         g = torch.Generator().manual_seed(0)
         dims, frames = spec["dims"], spec["frames"]
-        self.head = ViSiLHead(dims, learned=spec["learned"]).eval()
+        self.head = ViSiLHead(dims, kind="visil" if spec["learned"] else "chamfer").eval()
         with torch.no_grad():
             pool = [F.normalize(torch.randn(frames, 9, dims, generator=g), dim=-1) for _ in range(8)]
             self.videos = [self.head.prepare(v) for v in pool]

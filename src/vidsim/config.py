@@ -66,11 +66,14 @@ class FeatureConfig:
         check_choices(self)
 
 
+HeadKind = Literal["chamfer", "visil"]  # chamfer = ViSiL_f (untrained); visil = learned attention + comparator
+
+
 @dataclass(frozen=True)
 class SimilarityConfig:
     """How two videos' region features become one score."""
 
-    head: Literal["chamfer", "visil"] = "chamfer"  # chamfer = ViSiL_f (untrained); visil = learned comparator
+    head: HeadKind = "chamfer"  # the kind of head (ViSiLHead.kind)
     # ViSiL head state_dict (attention + comparator, official key names): a file, or "auto" = the head
     # packaged for the backbone, which VidsimConfig records as "packaged:<backbone>@<version>".
     head_weights: str | None = None

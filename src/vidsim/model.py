@@ -20,10 +20,9 @@ from torch import nn
 from vidsim.config import VidsimConfig
 from vidsim.features import FeatureExtractor, VideoFeatures
 from vidsim.similarity import ViSiLHead
-from vidsim.store import FeatureCache, content_hash, load_features
+from vidsim.store import FEATURE_SUFFIX, FeatureCache, content_hash, load_features
 
 FeaturesLike = torch.Tensor | np.ndarray | VideoFeatures
-FEATURE_FILE_SUFFIX = ".safetensors"
 
 
 class ViSiL(nn.Module):
@@ -60,7 +59,7 @@ class ViSiL(nn.Module):
         extraction. Returned features are before attention; the calculate_* methods apply it.
         """
         path = Path(path)
-        if path.suffix == FEATURE_FILE_SUFFIX:
+        if path.suffix == FEATURE_SUFFIX:
             features = load_features(path)
             self._check_features(features, path)
             return features
@@ -84,8 +83,9 @@ class ViSiL(nn.Module):
             )
 
     # --- similarity -----------------------------------------------------------------
-    def _prepared(self, x: FeaturesLike) -> torch.Tensor:
-        """Tensors are taken as extract_features output; VideoFeatures get attention here."""
+    def prepare(self, x: FeaturesLike) -> torch.Tensor:
+        """Features ready to compare, on the model's device: VideoFeatures get attention here; tensors
+        and arrays are taken as they are (extract_features output, or regions to compare without attention)."""
         if isinstance(x, VideoFeatures):
             return self.head.prepare(torch.from_numpy(x.regions).to(self.device))
         return torch.as_tensor(x, device=self.device)
@@ -93,7 +93,7 @@ class ViSiL(nn.Module):
     @torch.no_grad()
     def calculate_f2f_matrix(self, query: FeaturesLike, target: FeaturesLike) -> torch.Tensor:
         """Frame-to-frame Chamfer similarity [P, Q]."""
-        return self.head.f2f(self._prepared(query), self._prepared(target))
+        return self.head.f2f(self.prepare(query), self.prepare(target))
 
     @torch.no_grad()
     def calculate_visil_output(self, query: FeaturesLike, target: FeaturesLike) -> torch.Tensor:
@@ -104,7 +104,7 @@ class ViSiL(nn.Module):
     @torch.no_grad()
     def calculate_video_similarity(self, query: FeaturesLike, target: FeaturesLike) -> torch.Tensor:
         """Video-to-video similarity (a 0-d tensor), chunked over long targets."""
-        return self.head(self._prepared(query), self._prepared(target))
+        return self.head(self.prepare(query), self.prepare(target))
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def compare_videos(model: ViSiL, query: VideoFeatures, target: VideoFeatures) ->
 
 def similarity_matrix(model: ViSiL, videos: list[VideoFeatures], progress: Callable[[int], None] | None = None) -> np.ndarray:
     """N x N video similarities (row = query). Attention is applied once per video."""
-    prepared = [model._prepared(v) for v in videos]
+    prepared = [model.prepare(v) for v in videos]
     n = len(prepared)
     matrix = np.zeros((n, n), dtype=np.float64)
     with torch.no_grad():
@@ -162,10 +162,10 @@ def export_features(features: dict[Path, VideoFeatures], out_dir: Path) -> Path:
     rows, used = [], set()
     for path, feats in features.items():
         stem = path.stem
-        name, n = f"{stem}{FEATURE_FILE_SUFFIX}", 1
+        name, n = f"{stem}{FEATURE_SUFFIX}", 1
         while name in used:  # same file name in two directories
             n += 1
-            name = f"{stem}-{n}{FEATURE_FILE_SUFFIX}"
+            name = f"{stem}-{n}{FEATURE_SUFFIX}"
         used.add(name)
         save_features(out_dir / name, feats)
         duration = float(feats.timestamps[-1]) if feats.num_frames else 0.0

@@ -10,8 +10,8 @@ from vidsim.errors import VidsimError
 from vidsim.features.types import VideoFeatures
 from vidsim.index import Index, IndexConfig, SearchConfig
 from vidsim.index import search as search_module
-from vidsim.index.search import head_score, rerank, rerank_window
-from vidsim.similarity import ViSiLHead
+from vidsim.index.search import rerank, rerank_window
+from vidsim.similarity import ViSiLHead, video_scores
 from vidsim.synth import make_clip, make_copy
 
 
@@ -24,9 +24,9 @@ def clip_features(model, feature_cache, index_clips, query_features):
 
 def _heads():
     torch.manual_seed(0)
-    learned = ViSiLHead(256, learned=True).eval()  # seeded random attention and comparator
+    learned = ViSiLHead(256, kind="visil").eval()  # seeded random attention and comparator
     torch.manual_seed(0)
-    learned_sym = ViSiLHead(256, learned=True, symmetric=True).eval()
+    learned_sym = ViSiLHead(256, kind="visil", symmetric=True).eval()
     return {"chamfer": ViSiLHead(256).eval(), "chamfer-symmetric": ViSiLHead(256, symmetric=True).eval(),
             "visil": learned, "visil-symmetric": learned_sym, "chamfer-chunked": ViSiLHead(256, chunk_frames=5).eval(),
             "visil-chunked": _chunked(learned)}
@@ -70,12 +70,12 @@ def test_batched_rerank_equals_the_heads_per_pair_scores(clip_features, monkeypa
     assert ranked[0].video_id == ids["a"]  # the copy of a, in every mode
 
 
-def test_head_score_of_a_window_is_the_heads_score_of_those_frames(clip_features):
+def test_video_score_of_a_window_is_the_heads_score_of_those_frames(clip_features):
     query, targets = clip_features
     head = ViSiLHead(256)
     q, t = torch.from_numpy(query), torch.from_numpy(targets["a"][2:7])
     with torch.no_grad():
-        assert head_score(head, head.f2f(q, t)) == pytest.approx(float(head(q, t)), abs=1e-6)
+        assert float(video_scores(head, [head.f2f(q, t)]).scores[0]) == pytest.approx(float(head(q, t)), abs=1e-6)
 
 
 def test_rerank_windows():

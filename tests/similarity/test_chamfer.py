@@ -62,7 +62,7 @@ def test_learned_head_loads_official_key_names(tmp_path):
 
     path = tmp_path / "head.pth"
     torch.save({k: torch.from_numpy(v) for k, v in seeded_head(16).items()}, path)
-    head = ViSiLHead(16, learned=True)
+    head = ViSiLHead(16, kind="visil")
     head.load_weights(path)
     assert torch.allclose(head.video_comperator.conv1.weight, torch.from_numpy(seeded_head(16)["video_comperator.conv1.weight"]))
     score = head(head.prepare(_regions(8, 1)), head.prepare(_regions(12, 2)))

@@ -29,7 +29,7 @@ def test_triplet_loss_matches_a_hand_computation():
 @pytest.mark.parametrize("frames", [(3, 7), (9, 12), (16, 5)])
 def test_batched_scores_equal_the_head_pair_by_pair(frames):
     torch.manual_seed(0)
-    head = ViSiLHead(256, learned=True)
+    head = ViSiLHead(256, kind="visil")
     queries = torch.stack([seeded_regions(frames[0], 10 + i) for i in range(3)])
     targets = torch.stack([seeded_regions(frames[1], 20 + i) for i in range(3)])
     scores, maps = score_batch(head, queries, targets)
@@ -42,7 +42,7 @@ def test_batched_scores_equal_the_head_pair_by_pair(frames):
 
 def test_pairs_of_mixed_shapes_are_scored_in_order():
     torch.manual_seed(1)
-    head = ViSiLHead(256, learned=True)
+    head = ViSiLHead(256, kind="visil")
     pairs = [(seeded_regions(5, 1), seeded_regions(8, 2)), (seeded_regions(9, 3), seeded_regions(6, 4)),
              (seeded_regions(5, 5), seeded_regions(8, 6))]
     scores, maps = score_pairs(head, pairs)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from vidsim.errors import VideoError, VidsimError
-from vidsim.units import format_bytes
+from vidsim.units import format_bytes, format_mmss
 
 if TYPE_CHECKING:
     from vidsim.index import Index
@@ -164,7 +164,7 @@ def cmd_index_list(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"{'id':>6}  {'duration':>8}  {'frames':>7}  path")
     for r in records:
-        print(f"{r.id:>6}  {_mmss(r.duration):>8}  {r.frames:>7}  {r.path}")
+        print(f"{r.id:>6}  {format_mmss(r.duration):>8}  {r.frames:>7}  {r.path}")
     return EXIT_OK
 
 
@@ -210,17 +210,21 @@ def cmd_search(args: argparse.Namespace) -> int:
             return EXIT_OK
         queries = find_videos([query]) if batch else [query]
         if batch:
-            queries += sorted(p for p in query.rglob("*.safetensors") if not p.name.startswith("."))
+            from vidsim.store import FEATURE_SUFFIX
+
+            queries += sorted(p for p in query.rglob(f"*{FEATURE_SUFFIX}") if not p.name.startswith("."))
         if not queries:
             raise VidsimError(f"no video files found in {query}")
         return _search_batch(index, args, queries)
 
 
 def _search_one(index, args, path: Path):
+    from vidsim.store import FEATURE_SUFFIX
+
     from vidsim.cli.progress import frame_bar
 
     total = None
-    if not args.quiet and path.suffix != ".safetensors":
+    if not args.quiet and path.suffix != FEATURE_SUFFIX:
         from vidsim.decode import probe
 
         total = probe(path).duration
@@ -243,8 +247,8 @@ def _print_matches(args, query: Path, matches) -> None:
     for rank, m in enumerate(matches, 1):
         print(f"{rank:>4}  {m.video_id:>6}  {m.similarity:>10.4f}  {m.path}")
         for s in m.segments:
-            print(f"{'':>24}query {_mmss(s.query_start)}-{_mmss(s.query_end)}  ->  "
-                  f"ref {_mmss(s.ref_start)}-{_mmss(s.ref_end)}  ({s.score:.3f})")
+            print(f"{'':>24}query {format_mmss(s.query_start)}-{format_mmss(s.query_end)}  ->  "
+                  f"ref {format_mmss(s.ref_start)}-{format_mmss(s.ref_end)}  ({s.score:.3f})")
 
 
 def _search_batch(index, args, queries: list[Path]) -> int:
@@ -278,12 +282,3 @@ def _search_batch(index, args, queries: list[Path]) -> int:
     if args.out:
         print(f"wrote matches of {len(queries) - failed} queries to {args.out}", file=sys.stderr)
     return EXIT_PARTIAL if failed else EXIT_OK
-
-
-def _mmss(seconds: float) -> str:
-    seconds = max(0.0, float(seconds))
-    minutes, secs = divmod(int(round(seconds)), 60)
-    if minutes >= 60:
-        return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
-    return f"{minutes:02d}:{secs:02d}"
-

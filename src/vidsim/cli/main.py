@@ -81,10 +81,11 @@ def _session(args: argparse.Namespace):
 def _extract(model, cache, path: Path, quiet: bool):
     """Features of one file with a progress bar over its duration."""
     from vidsim.cli.progress import frame_bar
+    from vidsim.store import FEATURE_SUFFIX
     from vidsim.decode import probe
 
     total = None
-    if not quiet and path.suffix != ".safetensors":
+    if not quiet and path.suffix != FEATURE_SUFFIX:
         total = probe(path).duration
     with frame_bar(path.name, total, enabled=not quiet) as update:
         return model.extract_video(path, cache=cache, progress=update)

@@ -79,8 +79,8 @@ class VidsimMethod(_FeatureMethod):
     def index_video(self, path: Path) -> PreparedVideo:
         features = super().index_video(path)
         # attention once per video, not once per pair
-        plain = self.model._prepared(features.regions) if self.model.head.learned else None
-        return PreparedVideo(self.model._prepared(features), np.asarray(features.timestamps, dtype=np.float64), plain)
+        plain = self.model.prepare(features.regions) if self.model.head.learned else None
+        return PreparedVideo(self.model.prepare(features), np.asarray(features.timestamps, dtype=np.float64), plain)
 
     def calculate_video_similarity(self, query: Any, reference: Any) -> float:
         return float(self.model.head(_regions(query), _regions(reference)))
@@ -106,7 +106,7 @@ class VidsimVisilMethod(VidsimMethod):
         super().__init__(name, head_weights=head_weights or "auto", **options)
 
     def describe(self) -> dict:
-        from vidsim.config import safetensors_metadata
+        from vidsim.fsutil import safetensors_metadata
         from vidsim.similarity.head import head_weights_file
 
         path = head_weights_file(self.model.config.similarity.head_weights)

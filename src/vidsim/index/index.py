@@ -43,7 +43,7 @@ from vidsim.index.config import (
 from vidsim.index.ingest import AddProgress, AddReport, FrameProgress, Ingest
 from vidsim.index.layout import CATALOG_FILE, CONFIG_FILE, FEATURE_SUFFIX, LOCK_FILE, disk_usage
 from vidsim.index.lock import WriteLock
-from vidsim.index.search import Match, candidates, rerank_candidates
+from vidsim.index.search import Match, find_candidates, rerank_candidates
 from vidsim.index.sync import VectorSync
 
 if TYPE_CHECKING:
@@ -230,7 +230,7 @@ class Index:
         if config.candidates < top_k:  # re-rank at least as many videos as results asked for
             config = dataclasses.replace(config, candidates=top_k)
         regions = self.codec.prepare_query(features.regions)
-        found = candidates(store, self.vectors.ranges, frame_vectors(regions), config, fps)
+        found = find_candidates(store, self.vectors.ranges, frame_vectors(regions), config, fps)
         records: dict[int, VideoRecord | None] = {}
 
         def frames_of(video_id: int) -> int | None:

@@ -8,7 +8,7 @@ CATALOG_FILE = "catalog.sqlite"  # SQLite (WAL): one row per video, the source o
 CODES_DIR = "codes"  # codes/ab/<sha256>.safetensors: compact region features of one video
 VECTORS_FILE = "vectors.faiss"  # snapshot of the frame-vector store, with its watermark
 LOCK_FILE = "write.lock"  # held (flock) by the one process adding or removing videos
-FEATURE_SUFFIX = ".safetensors"
+from vidsim.store.format import FEATURE_SUFFIX  # noqa: E402  (codes files are safetensors too)
 
 
 def codes_file(content_hash: str) -> str:

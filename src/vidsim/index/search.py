@@ -9,8 +9,8 @@
 3. The top candidates are re-ranked with the fine ViSiL similarity (the head, on the stored
    compact regions decoded to float32), each on a window of frames around the offset its votes
    found (`rerank_window`), all candidates' windows stacked so that one matrix product (or a few,
-   bounded in memory) gives every frame-to-frame similarity; the head's score is then read per
-   candidate from its slice (`head_score`: Chamfer, or the learned comparator in `visil` mode).
+   bounded in memory) gives every frame-to-frame similarity; the head's scores are then read from
+   all candidates' slices at once (`vidsim.similarity.video_scores`).
 4. The copied segments of the best ones are located on the same f2f slices
    (`vidsim.similarity.align.localise`), in the reference's seconds.
 """
@@ -19,8 +19,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -28,6 +28,8 @@ import torch
 from vidsim.index.catalog import VectorRanges
 from vidsim.index.config import SearchConfig
 from vidsim.index.vectors import VectorStore
+from vidsim.similarity.head import ViSiLHead
+from vidsim.similarity.scoring import video_scores
 from vidsim.similarity.segments import Segment
 
 
@@ -110,8 +112,8 @@ def _argmax_per_key(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
     return order[first]
 
 
-def candidates(store: VectorStore, ranges: VectorRanges, query_vectors: np.ndarray, config: SearchConfig,
-               fps: float) -> list[Candidate]:
+def find_candidates(store: VectorStore, ranges: VectorRanges, query_vectors: np.ndarray, config: SearchConfig,
+                    fps: float) -> list[Candidate]:
     """Step 1 and 2: k-NN per query frame, then votes."""
     k = max(1, min(config.frame_neighbours, store.ntotal))
     scores, ids = store.search(query_vectors, k, nprobe=config.nprobe, ef_search=config.ef_search)
@@ -123,6 +125,7 @@ def candidates(store: VectorStore, ranges: VectorRanges, query_vectors: np.ndarr
 # query-region x target-region products are computed by f2f_similarity in bounded chunks
 STACK_FRAMES = 8192
 Loader = Callable[[int, int, int], "tuple[np.ndarray, np.ndarray] | None"]
+_Window = tuple[int, int, np.ndarray, np.ndarray]  # a loaded window: video id, first frame, regions, times
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,7 @@ def rerank_window(offset: float, query_frames: int, video_frames: int, config: S
 
 
 @torch.no_grad()
-def rerank(head, query_regions: np.ndarray, requests: Sequence[tuple[int, int, int]], load: Loader,
+def rerank(head: ViSiLHead, query_regions: np.ndarray, requests: Sequence[tuple[int, int, int]], load: Loader,
            keep: int = 10, threads: int | None = None) -> list[Reranked]:
     """Step 3: the head's similarity of each requested window (video id, first, stop), best first.
 
@@ -169,12 +172,14 @@ def rerank(head, query_regions: np.ndarray, requests: Sequence[tuple[int, int, i
         for batch in _batches(requests, load):
             stacked = torch.from_numpy(np.concatenate([regions for _, _, regions, _ in batch])).to(device)
             f2f = head.f2f(query, head.prepare(stacked))
-            start, fresh = 0, {}
-            for video_id, first, regions, times in batch:
-                part = f2f[:, start:start + len(regions)]
-                fresh[video_id] = stacked[start:start + len(regions)]
-                start += len(regions)
-                scored.append(Reranked(video_id, head_score(head, part), first, times, part.cpu().numpy()))
+            widths = [len(regions) for _, _, regions, _ in batch]
+            parts = torch.split(f2f, widths, dim=1)
+            windows = torch.split(stacked, widths)
+            similarities = video_scores(head, parts).scores.tolist()
+            fresh: dict[int, torch.Tensor] = {}  # windows before attention, for the kept maps
+            for (video_id, first, _, times), part, window, similarity in zip(batch, parts, windows, similarities):
+                fresh[video_id] = window
+                scored.append(Reranked(video_id, similarity, first, times, part.cpu().numpy()))
             scored.sort(key=lambda r: -r.similarity)
             for i, r in enumerate(scored):
                 if i >= keep and r.f2f is not None:  # only the best keep their f2f map
@@ -184,31 +189,7 @@ def rerank(head, query_regions: np.ndarray, requests: Sequence[tuple[int, int, i
         return scored
 
 
-def head_score(head, f2f: torch.Tensor) -> float:
-    """The head's video similarity from the f2f map of prepared features, exactly as
-    `head(query, target)` computes it: videos under MIN_FRAMES frames repeated, long targets
-    scored in chunks of `chunk_frames` and averaged, the learned comparator (visil mode) or the
-    f2f map itself (chamfer) read by Chamfer similarity."""
-    from vidsim.similarity.chamfer import chamfer_score
-    from vidsim.similarity.head import MIN_FRAMES
-
-    while f2f.shape[0] < MIN_FRAMES:
-        f2f = torch.cat([f2f, f2f], dim=0)
-    while f2f.shape[1] < MIN_FRAMES:
-        f2f = torch.cat([f2f, f2f], dim=1)
-    bounds = list(range(0, f2f.shape[1], head.chunk_frames)) + [f2f.shape[1]]
-    if len(bounds) > 2 and bounds[-1] - bounds[-2] < MIN_FRAMES:
-        del bounds[-2]
-    scores = []
-    for a, b in zip(bounds, bounds[1:]):
-        sim = f2f[:, a:b]
-        if head.learned:
-            sim = torch.clamp(head.comparator_output(sim), -1.0, 1.0)
-        scores.append(chamfer_score(sim, head.symmetric))
-    return float(torch.stack(scores).mean())
-
-
-def rerank_candidates(head, query_regions: np.ndarray, query_times: np.ndarray, found: Sequence[Candidate],
+def rerank_candidates(head: ViSiLHead, query_regions: np.ndarray, query_times: np.ndarray, found: Sequence[Candidate],
                       frames_of: Callable[[int], int | None], load: Loader, config: SearchConfig, fps: float,
                       top_k: int, min_similarity: float | None = None, segments: bool = True
                       ) -> list[tuple[Reranked, tuple[Segment, ...]]]:
@@ -227,7 +208,10 @@ def rerank_candidates(head, query_regions: np.ndarray, query_times: np.ndarray, 
     for scored in ranked[:top_k]:
         if min_similarity is not None and scored.similarity < min_similarity:
             break
-        out.append((scored, localise_segments(scored.f2f, query_times, scored.times) if segments else ()))
+        located: tuple[Segment, ...] = ()
+        if segments and scored.f2f is not None:  # the best top_k keep their f2f map
+            located = localise_segments(scored.f2f, query_times, scored.times)
+        out.append((scored, located))
     return out
 
 
@@ -238,9 +222,10 @@ def localise_segments(f2f: np.ndarray, query_times: np.ndarray, target_times: np
     return tuple(localise(f2f, np.asarray(query_times, np.float64), np.asarray(target_times, np.float64)))
 
 
-def _batches(requests: Sequence[tuple[int, int, int]], load: Loader) -> Iterator[list]:
+def _batches(requests: Sequence[tuple[int, int, int]], load: Loader) -> Iterator[list[_Window]]:
     """Loaded windows (video id, first, regions, times), grouped up to STACK_FRAMES frames."""
-    batch, frames = [], 0
+    batch: list[_Window] = []
+    frames = 0
     for video_id, first, stop in requests:
         if stop <= first:
             continue
@@ -257,14 +242,14 @@ def _batches(requests: Sequence[tuple[int, int, int]], load: Loader) -> Iterator
         yield batch
 
 
-def _device_of(head) -> torch.device:
+def _device_of(head: ViSiLHead) -> torch.device:
     for parameter in head.parameters():
         return parameter.device
     return torch.device("cpu")
 
 
 @contextlib.contextmanager
-def _torch_threads(threads: int | None):
+def _torch_threads(threads: int | None) -> Iterator[None]:
     """torch's intra-op thread count set for the block (unchanged when None), then restored."""
     if not threads:
         yield

@@ -1,12 +1,14 @@
 """Similarity between videos: Chamfer f2f/v2v, the ViSiL comparator head, copied-segment alignment."""
+from vidsim.similarity.align import available_aligners, localise, make_aligner
 from vidsim.similarity.attention import Attention
 from vidsim.similarity.chamfer import chamfer_score, f2f_similarity, naive_f2f_similarity
 from vidsim.similarity.comparator import VideoComparator
 from vidsim.similarity.head import ViSiLHead
+from vidsim.similarity.scoring import MIN_FRAMES, VideoScores, repeat_to, video_scores
 from vidsim.similarity.segments import Segment
-from vidsim.similarity.align import available_aligners, localise, make_aligner
 
 __all__ = [
-    "Attention", "Segment", "ViSiLHead", "VideoComparator", "available_aligners", "chamfer_score",
-    "f2f_similarity", "localise", "make_aligner", "naive_f2f_similarity",
+    "MIN_FRAMES", "Attention", "Segment", "ViSiLHead", "VideoComparator", "VideoScores", "available_aligners",
+    "chamfer_score", "f2f_similarity", "localise", "make_aligner", "naive_f2f_similarity", "repeat_to",
+    "video_scores",
 ]

@@ -1,46 +1,51 @@
 """Chamfer similarity: frame-to-frame from region vectors, video-to-video from a matrix."""
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 
 MAX_CHUNK_ELEMENTS = 1 << 25  # region-pair similarities held at once (128 MB in fp32)
 
 
 def f2f_similarity(query: torch.Tensor, target: torch.Tensor, symmetric: bool = False) -> torch.Tensor:
-    """[P, R, D] x [Q, S, D] -> [P, Q]: for each frame pair, the mean over query regions of the
-    max over target regions of their dot product (both directions averaged if symmetric).
+    """[..., P, R, D] x [..., Q, S, D] -> [..., P, Q]: for each frame pair, the mean over query regions
+    of the max over target regions of their dot product (both directions averaged if symmetric).
 
-    Target frames are processed in chunks so memory stays bounded for long videos.
+    Leading dimensions are a batch of pairs. Target frames are processed in chunks so memory stays
+    bounded for long videos.
     """
-    if query.ndim != 3 or target.ndim != 3 or query.shape[-1] != target.shape[-1]:
-        raise ValueError(f"expected [P, R, D] and [Q, S, D], got {tuple(query.shape)} and {tuple(target.shape)}")
-    p, r, d = query.shape
-    q_frames, s = target.shape[0], target.shape[1]
-    flat_q = query.reshape(p * r, d)
-    step = max(1, MAX_CHUNK_ELEMENTS // max(1, p * r * s))
+    if (query.ndim < 3 or query.ndim != target.ndim or query.shape[:-3] != target.shape[:-3]
+            or query.shape[-1] != target.shape[-1]):
+        raise ValueError(f"expected [..., P, R, D] and [..., Q, S, D], got {tuple(query.shape)} and "
+                         f"{tuple(target.shape)}")
+    *batch, p, r, d = query.shape
+    q_frames, s = target.shape[-3], target.shape[-2]
+    flat_q = query.reshape(*batch, p * r, d)
+    step = max(1, MAX_CHUNK_ELEMENTS // max(1, math.prod(batch) * p * r * s))
     out = []
     for start in range(0, q_frames, step):
-        chunk = target[start : start + step]
-        sim = (flat_q @ chunk.reshape(-1, d).T).view(p, r, chunk.shape[0], s)
-        f2f = sim.max(dim=3).values.mean(dim=1)
+        chunk = target[..., start : start + step, :, :]
+        frames = chunk.shape[-3]
+        sim = (flat_q @ chunk.reshape(*batch, frames * s, d).transpose(-1, -2)).view(*batch, p, r, frames, s)
+        f2f = sim.max(dim=-1).values.mean(dim=-2)
         if symmetric:
-            f2f = (f2f + sim.max(dim=1).values.mean(dim=2)) / 2
+            f2f = (f2f + sim.max(dim=-3).values.mean(dim=-1)) / 2
         out.append(f2f)
-    return torch.cat(out, dim=1) if out else query.new_zeros(p, 0)
+    return torch.cat(out, dim=-1) if out else query.new_zeros(*batch, p, 0)
 
 
 def chamfer_score(sim: torch.Tensor, symmetric: bool = False) -> torch.Tensor:
-    """Video score from a [P, Q] map: mean over query rows of the max over target columns."""
-    score = sim.max(dim=1).values.mean()
+    """Video score from a [..., P, Q] map: mean over query rows of the max over target columns."""
+    score = sim.max(dim=-1).values.mean(dim=-1)
     if symmetric:
-        score = (score + sim.max(dim=0).values.mean()) / 2
+        score = (score + sim.max(dim=-2).values.mean(dim=-1)) / 2
     return score
 
 
-def naive_f2f_similarity(query, target):
+def naive_f2f_similarity(query: np.ndarray, target: np.ndarray) -> np.ndarray:
     """The tutorial's pseudocode, loop by loop: a slow reference for tests."""
-    import numpy as np
-
     query, target = np.asarray(query), np.asarray(target)
     out = np.zeros((len(query), len(target)))
     for i, q_frame in enumerate(query):

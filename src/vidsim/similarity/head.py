@@ -1,52 +1,66 @@
 """The ViSiL head: attention on region features, f2f Chamfer, comparator, Hardtanh, v2v Chamfer.
 
-Two modes: `chamfer` (ViSiL_f: no learned weights, Chamfer over the f2f matrix) and `visil`
-(learned attention + comparator, loaded from a state_dict with the official key names).
+Its kind (`HeadKind`) is `chamfer` (ViSiL_f: no learned weights, Chamfer over the f2f matrix) or
+`visil` (learned attention + comparator, loaded from a state_dict with the official key names).
+One word for that choice: the kind, spelled as `SimilarityConfig.head` spells it (a user-facing
+field); `learned` is short for kind "visil", and `mode` is the label reports print (the kind,
+"-symmetric" appended if so).
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import torch
 from torch import nn
 
-from vidsim.config import PACKAGED_PREFIX, SimilarityConfig, packaged_head_file, safetensors_metadata
+from vidsim.config import HeadKind, SimilarityConfig
 from vidsim.errors import ModelError
+from vidsim.fsutil import safetensors_metadata
+from vidsim.resources import PACKAGED_PREFIX, packaged_head_file, packaged_heads
 from vidsim.similarity.attention import Attention
-from vidsim.similarity.chamfer import chamfer_score, f2f_similarity
+from vidsim.similarity.chamfer import f2f_similarity
 from vidsim.similarity.comparator import VideoComparator
+from vidsim.similarity.scoring import video_scores
 from vidsim.weights import load_state_dict_file
 
-MIN_FRAMES = 4  # the comparator pools twice; shorter videos are repeated to 4 frames (official)
+HEAD_KINDS: tuple[HeadKind, ...] = get_args(HeadKind)
 
 
 class ViSiLHead(nn.Module):
     """Scores a pair of videos from their region features [P, R, D] and [Q, R, D]."""
 
-    def __init__(self, dims: int, learned: bool = False, symmetric: bool = False, chunk_frames: int = 2048):
+    def __init__(self, dims: int, kind: HeadKind = "chamfer", symmetric: bool = False, chunk_frames: int = 2048):
         super().__init__()
+        if kind not in HEAD_KINDS:
+            raise ModelError(f"unknown head kind {kind!r}: {' or '.join(HEAD_KINDS)}")
         self.dims = dims
-        self.learned = learned
+        self.kind: HeadKind = kind
         self.symmetric = symmetric
         self.chunk_frames = chunk_frames
-        if learned:
+        if self.learned:
             self.attention = Attention(dims)
             # Attribute named as in the official checkpoints (sic) so that they load unchanged.
             self.video_comperator = VideoComparator()
 
     @classmethod
-    def from_config(cls, config: SimilarityConfig, dims: int) -> "ViSiLHead":
-        head = cls(dims, learned=config.head == "visil", symmetric=config.symmetric, chunk_frames=config.chunk_frames)
-        if config.head == "visil":
+    def from_config(cls, config: SimilarityConfig, dims: int) -> ViSiLHead:
+        head = cls(dims, kind=config.head, symmetric=config.symmetric, chunk_frames=config.chunk_frames)
+        if head.learned:
             if not config.head_weights:
                 raise ModelError("head 'visil' needs head_weights (a ViSiL head state_dict file, or 'auto')")
             head.load_weights(head_weights_file(config.head_weights))
         return head.eval().requires_grad_(False)  # an inference head: no autograd graph while scoring
 
     @property
+    def learned(self) -> bool:
+        """True for the `visil` kind: attention and comparator with weights."""
+        return self.kind == "visil"
+
+    @property
     def mode(self) -> str:
-        name = "visil" if self.learned else "chamfer"
-        return f"{name}-symmetric" if self.symmetric else name
+        """The label reports print: the kind, with "-symmetric" if so."""
+        return f"{self.kind}-symmetric" if self.symmetric else self.kind
 
     def load_weights(self, path: str | Path) -> None:
         state = load_state_dict_file(path)
@@ -56,35 +70,22 @@ class ViSiLHead(nn.Module):
             raise ModelError(f"{path}: not a ViSiL head for {self.dims}-d features ({exc})") from exc
 
     def prepare(self, regions: torch.Tensor) -> torch.Tensor:
-        """Apply attention (learned mode) to region features; identity otherwise."""
+        """Apply attention (learned head) to region features; identity otherwise."""
         return self.attention(regions) if self.learned else regions
 
     def f2f(self, query: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Frame-to-frame Chamfer similarity [..., P, Q] (leading dimensions: a batch of pairs)."""
         return f2f_similarity(query, target, self.symmetric)
 
     def comparator_output(self, f2f: torch.Tensor) -> torch.Tensor:
-        """The comparator's map [P/4, Q/4] before Hardtanh (what the regulariser constrains)."""
-        return self.video_comperator(f2f[None, None])[0, 0]
-
-    def score_map(self, query: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The map the video score is read from: f2f (chamfer) or Hardtanh(comparator(f2f))."""
-        sim = self.f2f(query, target)
-        if self.learned:
-            sim = torch.clamp(self.comparator_output(sim), -1.0, 1.0)
-        return sim
+        """The comparator's map [..., P/4, Q/4] of f2f maps [..., P, Q], before Hardtanh."""
+        batch, (p, q) = f2f.shape[:-2], f2f.shape[-2:]
+        out = self.video_comperator(f2f.reshape(-1, 1, p, q))
+        return out.reshape(*batch, *out.shape[-2:])
 
     def forward(self, query: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Video similarity of prepared features; long targets are scored in chunks of
-        `chunk_frames` and the chunk scores averaged (a tail under 4 frames joins the last chunk)."""
-        query = _repeat_to(query, MIN_FRAMES)
-        target = _repeat_to(target, MIN_FRAMES)
-        bounds = list(range(0, target.shape[0], self.chunk_frames)) + [target.shape[0]]
-        if len(bounds) > 2 and bounds[-1] - bounds[-2] < MIN_FRAMES:
-            del bounds[-2]
-        scores = [
-            chamfer_score(self.score_map(query, target[a:b]), self.symmetric) for a, b in zip(bounds, bounds[1:])
-        ]
-        return torch.stack(scores).mean()
+        """Video similarity (0-d) of prepared features, as `video_scores` reads it from their f2f map."""
+        return video_scores(self, [self.f2f(query, target)]).scores[0]
 
 
 def head_weights_file(head_weights: str | Path) -> Path:
@@ -99,7 +100,7 @@ def head_weights_file(head_weights: str | Path) -> Path:
     backbone, _, version = name[len(PACKAGED_PREFIX):].partition("@")
     path = packaged_head_file(backbone)
     if not path.is_file():
-        shipped = sorted(p.stem for p in path.parent.glob("*.safetensors"))
+        shipped = packaged_heads()
         raise ModelError(f"{name}: vidsim ships no trained head for backbone {backbone!r} (it ships: "
                          f"{', '.join(shipped) or 'none'}); train one with `vidsim train` and pass its file")
     shipped_version = safetensors_metadata(path).get("version", "")
@@ -108,11 +109,3 @@ def head_weights_file(head_weights: str | Path) -> Path:
                          f"not {version!r}; use head_weights 'auto' for the shipped one")
     return path
 
-
-def _repeat_to(x: torch.Tensor, frames: int) -> torch.Tensor:
-    """Double a short video until it has at least `frames` frames (the official padding)."""
-    if x.shape[0] == 0:
-        raise ValueError("cannot compare a video with no frames")
-    while x.shape[0] < frames:
-        x = torch.cat([x, x])
-    return x

@@ -39,7 +39,7 @@ def new_head(dims: int, seed: int) -> ViSiLHead:
     """A learned head with seeded initial weights (attention unit-norm, comparator Xavier)."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return ViSiLHead(dims, learned=True)
+        return ViSiLHead(dims, kind="visil")
 
 
 @dataclass
