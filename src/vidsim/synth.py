@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import av
 import numpy as np
@@ -42,9 +43,8 @@ class _Sprite:
         self.velocity = (speed * math.cos(angle), speed * math.sin(angle))
 
     def position(self, t: float) -> tuple[int, int]:
-        return tuple(
-            int(round(_bounce(self.start[i] + self.velocity[i] * t, self.lo[i], self.hi[i]))) for i in (0, 1)
-        )
+        x, y = (int(round(_bounce(self.start[i] + self.velocity[i] * t, self.lo[i], self.hi[i]))) for i in (0, 1))
+        return x, y
 
     def paste(self, image: np.ndarray, t: float) -> None:
         x, y = self.position(t)
@@ -163,7 +163,7 @@ class _Scene:
 
     def render(self, t: float) -> np.ndarray:
         index = int(t // self.shot_seconds) if math.isfinite(self.shot_seconds) else 0
-        if index != self._index:
+        if self._shot is None or index != self._index:
             self._shot = _Shot(self.seed, index, *self.size, self.shot_seconds)
             self._index = index
         return self._shot.render(t - index * self.shot_seconds if index else t)

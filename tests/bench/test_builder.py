@@ -17,7 +17,6 @@ from vidsim.evaluate.groundtruth import read_vsc_csv
 from vidsim.synth import make_clip
 
 
-
 def _write_clip(path: Path, seconds: float, seed: int, size=(160, 120), fps=25) -> Path:
     """A generated clip (vidsim.synth)."""
     return make_clip(path, seconds=seconds, fps=fps, size=size, seed=seed)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from vidsim.errors import VidsimError
 from vidsim.bench import corpus, packages
 from vidsim.bench.corpus import (
     CORPUS,
@@ -22,6 +21,7 @@ from vidsim.bench.corpus import (
     fetch_corpus,
 )
 from vidsim.bench.packages import extract_members
+from vidsim.errors import VidsimError
 
 # First 16 hex of each SHA-256 as printed in REFERENCE.md section 5.
 REFERENCE_PREFIXES = {

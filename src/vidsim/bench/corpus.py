@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO
 
 from .packages import (
     REGISTRIES,
@@ -197,10 +197,10 @@ def _select(clips: Sequence[CorpusClip], only: Iterable[str] | None) -> list[Cor
 
 # --------------------------------------------------------------------------- fetching
 
-def _writer(clip: CorpusClip, dest: Path, results: dict[str, tuple[Path, str]]) -> Callable[[BinaryIO], None]:
+def _writer(clip: CorpusClip, dest: Path, results: dict[str, tuple[Path, str]]) -> Callable[[IO[bytes]], None]:
     """A consumer that copies a member into a temp file in `dest`, hashing as it goes."""
 
-    def consume(src: BinaryIO) -> None:
+    def consume(src: IO[bytes]) -> None:
         fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{clip.filename}.", suffix=".part")
         h = hashlib.sha256()
         try:

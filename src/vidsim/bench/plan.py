@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -289,8 +290,8 @@ def _plan_query(q: Query, corpus: Mapping[str, Path], infos: Mapping[str, VideoI
     rng = np.random.default_rng(q.seed)
     src = str(corpus[q.source])
     host = str(corpus[q.host]) if q.host else None
-    ctx = {"max_size": max_size, "info": infos[q.source]}
-    if host is not None:
+    ctx: dict[str, Any] = {"max_size": max_size, "info": infos[q.source]}
+    if q.host:
         ctx["host_info"] = infos[q.host]
     if q.kind == "partial":
         assert host is not None

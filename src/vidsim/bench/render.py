@@ -33,7 +33,7 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
     if image.shape[1::-1] == tuple(size):
         return image
-    return np.asarray(_pil(image).resize(size, Image.BILINEAR, reducing_gap=3.0))
+    return np.asarray(_pil(image).resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0))
 
 
 def contain(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -77,7 +77,7 @@ def _text(step: Step) -> FrameOp:
     if step.extra["backdrop"]:
         draw.rectangle([0, 0, tw - 1, th - 1], fill=(0, 0, 0, 150))
     top = 4
-    for line, box in zip(step.params["lines"], step.extra["line_boxes"]):
+    for line, box in zip(step.params["lines"], step.extra["line_boxes"], strict=True):
         draw.text((4 - box[0], top - box[1]), line, font=font, fill=colour + (255,), stroke_width=2,
                   stroke_fill=(0, 0, 0, 255))
         top += box[3] - box[1] + 4
@@ -137,7 +137,7 @@ def _rotate(step: Step) -> FrameOp:
     from PIL import Image
 
     angle = step.params["degrees"]
-    return lambda im, k: np.asarray(_pil(im).rotate(angle, Image.BILINEAR, fillcolor=(0, 0, 0)))
+    return lambda im, k: np.asarray(_pil(im).rotate(angle, Image.Resampling.BILINEAR, fillcolor=(0, 0, 0)))
 
 
 def _grayscale(step: Step) -> FrameOp:

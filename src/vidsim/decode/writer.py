@@ -76,6 +76,7 @@ def _audio_codec(path: Path) -> str:
 def _add_audio_stream(container: av.container.OutputContainer, path: Path, rate: int) -> av.audio.stream.AudioStream:
     codec = _audio_codec(path)
     stream = container.add_stream(codec, rate=rate)
+    assert isinstance(stream, av.audio.stream.AudioStream)
     stream.layout = "mono"
     formats = [f.name for f in (av.codec.Codec(codec, "w").audio_formats or [])]
     for name in ("fltp", "flt", "s16", "s16p"):
@@ -138,6 +139,7 @@ class VideoWriter:
     def _add_video(self, fps: Fraction, encoding: VideoEncoding) -> av.video.stream.VideoStream:
         stored_w, stored_h = self.size[::-1] if self._quarter % 2 else self.size
         stream = self._container.add_stream(encoding.codec, rate=fps)
+        assert isinstance(stream, av.video.stream.VideoStream)
         stream.width, stream.height = stored_w, stored_h
         pix_fmt = encoding.pix_fmt or _pix_fmt(encoding.codec, stored_w, stored_h)
         if pix_fmt:
