@@ -21,8 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from vidsim.errors import VidsimError  # noqa: E402
-from vidsim.evaluate.builder import build_benchmark, needed_clips  # noqa: E402
-from vidsim.evaluate.corpus import fetch_corpus  # noqa: E402
+from vidsim.bench import build_benchmark, fetch_corpus, needed_clips  # noqa: E402
 from vidsim.evaluate.methods import build_method  # noqa: E402
 from vidsim.evaluate.runner import run_evaluation  # noqa: E402
 from vidsim.store import FeatureCache  # noqa: E402

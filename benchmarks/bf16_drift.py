@@ -109,7 +109,7 @@ def _bf16_variants(folded: torch.nn.Module) -> dict:
 def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from vidsim.decode import load_video
-    from vidsim.evaluate.corpus import fetch_corpus
+    from vidsim.bench import fetch_corpus
     from vidsim.features import PCAWhitening
     from vidsim.features.backbones import build_backbone
     from vidsim.features.extractor import fold_batchnorms

@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 
 try:
-    from vidsim.evaluate import builder, corpus
+    from vidsim import bench
+    from vidsim.bench import corpus
 except ImportError:  # run from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from vidsim.evaluate import builder, corpus
+    from vidsim import bench
+    from vidsim.bench import corpus
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,13 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     out = args.out or corpus.default_corpus_dir().parent / ("bench-small" if args.small else "bench")
-    clips = corpus.fetch_corpus(args.corpus, builder.needed_clips(args.small))
+    clips = corpus.fetch_corpus(args.corpus, bench.needed_clips(args.small))
 
     def progress(done: int, total: int, what: str) -> None:
         print(f"\r[{done}/{total}] {what}   ", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
-    build = builder.build_benchmark(clips, out, seed=args.seed, small=args.small, progress=progress,
-                                    workers=args.workers, force=args.force)
+    build = bench.build_benchmark(clips, out, seed=args.seed, small=args.small, progress=progress,
+                                  workers=args.workers, force=args.force)
     print(f"{'found existing build' if build.skipped else 'built'} in {out} "
           f"({build.total_bytes / 1e6:.1f} MB, {build.seconds:.1f} s, seed {build.seed})")
     for split, c in build.counts.items():

@@ -11,11 +11,11 @@ from pathlib import Path
 
 try:
     from vidsim.errors import VidsimError
-    from vidsim.evaluate import corpus
+    from vidsim.bench import corpus
 except ImportError:  # run from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from vidsim.errors import VidsimError
-    from vidsim.evaluate import corpus
+    from vidsim.bench import corpus
 
 
 def main(argv: list[str] | None = None) -> int:

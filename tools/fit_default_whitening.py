@@ -20,8 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from vidsim.config import DecodeConfig, FeatureConfig  # noqa: E402
-from vidsim.evaluate.builder import HELD_OUT, NEGATIVE_TAKES, SOURCES_DEV  # noqa: E402
-from vidsim.evaluate.corpus import fetch_corpus  # noqa: E402
+from vidsim.bench import HELD_OUT, NEGATIVE_TAKES, SOURCES_DEV, fetch_corpus  # noqa: E402
 from vidsim.features import FeatureExtractor, PCAWhitening  # noqa: E402
 
 

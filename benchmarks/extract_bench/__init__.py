@@ -6,7 +6,7 @@
     python benchmarks/extract.py --clip other.mp4 --sections decode extract --no-write
 
 The clip is the corpus clip `franck` (200 s, 360x288, fetched and checked by
-`vidsim.evaluate.corpus`) unless --clip names another.
+`vidsim.bench.corpus`) unless --clip names another.
 
 Every measurement runs in its own worker process (this script with --worker), so the peak
 RSS reported for it (ru_maxrss) is its own. Workers of one group are started one after the

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from vidsim.config import DecodeConfig
     from vidsim.decode import load_video, probe
-    from vidsim.evaluate.corpus import fetch_corpus
+    from vidsim.bench.corpus import fetch_corpus
 
     corpus_names = ["franck"]
     if "agreement" in args.sections:

@@ -1,4 +1,5 @@
-"""Procedurally generated test videos, written with PyAV (used by `vidsim demo` and the tests).
+"""Procedurally generated test videos (used by `vidsim demo` and the tests), written with
+`vidsim.decode.VideoWriter`.
 
 `make_clip` renders shots of a smooth random colour field panned by a moving camera, with
 textured shapes (stripes, checkers, rings, blocky noise) moving across it; the scene is a
@@ -11,16 +12,17 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import av
 import numpy as np
 
-__all__ = ["make_clip", "make_copy", "make_audio_only", "render_frame", "write_video"]
+from vidsim.decode import VideoEncoding, VideoWriter, write_audio_file
 
-_MP4_LIKE = {".mp4", ".m4v", ".mov", ".m4a", ".3gp"}
+__all__ = ["make_clip", "make_copy", "make_audio_only", "render_frame", "write_video"]
 
 
 # --------------------------------------------------------------------------- scene
@@ -41,9 +43,8 @@ class _Sprite:
         self.velocity = (speed * math.cos(angle), speed * math.sin(angle))
 
     def position(self, t: float) -> tuple[int, int]:
-        return tuple(
-            int(round(_bounce(self.start[i] + self.velocity[i] * t, self.lo[i], self.hi[i]))) for i in (0, 1)
-        )
+        x, y = (int(round(_bounce(self.start[i] + self.velocity[i] * t, self.lo[i], self.hi[i]))) for i in (0, 1))
+        return x, y
 
     def paste(self, image: np.ndarray, t: float) -> None:
         x, y = self.position(t)
@@ -162,7 +163,7 @@ class _Scene:
 
     def render(self, t: float) -> np.ndarray:
         index = int(t // self.shot_seconds) if math.isfinite(self.shot_seconds) else 0
-        if index != self._index:
+        if self._shot is None or index != self._index:
             self._shot = _Shot(self.seed, index, *self.size, self.shot_seconds)
             self._index = index
         return self._shot.render(t - index * self.shot_seconds if index else t)
@@ -174,25 +175,14 @@ def render_frame(t: float, size: tuple[int, int] = (320, 240), seed: int = 0, sh
 
 
 # --------------------------------------------------------------------------- writing
+AUDIO_RATE = 48000
+
+
 def _rate(fps: float | Fraction) -> Fraction:
     rate = Fraction(fps).limit_denominator(1001)
     if rate <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
     return rate
-
-
-def _pix_fmt(codec: str, width: int, height: int, requested: str | None) -> str | None:
-    if requested:
-        return requested
-    formats = [f.name for f in (av.codec.Codec(codec, "w").video_formats or [])]
-    odd = width % 2 or height % 2
-    if codec in ("libx264", "libx265") and odd:
-        return "yuv444p"  # their 4:2:0 needs even sizes
-    preferred = ("yuvj420p", "yuv420p") if codec == "mjpeg" else ("yuv420p", "yuvj420p", "yuv444p")
-    for name in preferred:
-        if name in formats:
-            return name
-    return formats[0] if formats else None
 
 
 def _encoder_options(codec: str, gop: int | None, extra: dict[str, Any]) -> dict[str, str]:
@@ -215,59 +205,12 @@ def _encoder_options(codec: str, gop: int | None, extra: dict[str, Any]) -> dict
     return options
 
 
-def _audio_codec(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix in (".webm", ".ogg", ".opus", ".ogv"):
-        return "libopus"
-    if suffix in (".avi", ".mpg", ".mpeg", ".ts", ".vob"):
-        return "mp2"
-    if suffix == ".wav":
-        return "pcm_s16le"
-    if suffix == ".flac":
-        return "flac"
-    return "aac"
-
-
-def _container_options(path: Path) -> dict[str, str]:
-    # moov first: a cut-off file still opens (like files prepared for the web)
-    return {"movflags": "+faststart"} if path.suffix.lower() in _MP4_LIKE else {}
-
-
-def _write_audio(container, stream, seconds: float, seed: int) -> None:
-    rate = stream.codec_context.sample_rate
+def _tone(seconds: float, seed: int, rate: int = AUDIO_RATE) -> np.ndarray:
+    """A soft chord of three random pitches with a slow tremolo, mono float samples."""
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0xA0D10])
     freqs = rng.uniform(180, 900, size=3)
-    chunk = stream.codec_context.frame_size or 1024
-    total = int(round(seconds * rate))
-    for start in range(0, total, chunk):
-        n = min(chunk, total - start)
-        t = (np.arange(start, start + n) / rate).astype(np.float64)
-        wave = sum(np.sin(2 * math.pi * f * t) for f in freqs) * (0.08 + 0.04 * np.sin(2 * math.pi * 0.3 * t))
-        fmt = stream.codec_context.format.name
-        samples = wave.astype(np.float32)[None, :]
-        if fmt.startswith("s16"):
-            samples = (samples * 32767).astype(np.int16)
-        frame = av.AudioFrame.from_ndarray(samples, format=fmt, layout="mono")
-        frame.sample_rate = rate
-        frame.pts = start
-        frame.time_base = Fraction(1, rate)
-        for packet in stream.encode(frame):
-            container.mux(packet)
-    for packet in stream.encode(None):
-        container.mux(packet)
-
-
-def _add_audio_stream(container, path: Path):
-    codec = _audio_codec(path)
-    rate = 48000
-    stream = container.add_stream(codec, rate=rate)
-    stream.layout = "mono"
-    formats = [f.name for f in (av.codec.Codec(codec, "w").audio_formats or [])]
-    for name in ("fltp", "flt", "s16", "s16p"):
-        if name in formats:
-            stream.format = name
-            break
-    return stream
+    t = (np.arange(int(round(seconds * rate))) / rate).astype(np.float64)
+    return sum(np.sin(2 * math.pi * f * t) for f in freqs) * (0.08 + 0.04 * np.sin(2 * math.pi * 0.3 * t))
 
 
 def write_video(
@@ -294,7 +237,7 @@ def write_video(
     options (e.g. crf=30, preset="slow").
     """
     if times is None:
-        timed = ((None, image) for image in frames)
+        timed: Iterable[tuple[float | None, np.ndarray]] = ((None, image) for image in frames)
     else:
         timed = zip(times, frames)
     return _encode(path, timed, fps=fps, codec=codec, rotation=rotation, audio_seconds=audio_seconds,
@@ -320,51 +263,26 @@ def _encode(
     rate = _rate(fps)
     if rotation % 90:
         raise ValueError(f"rotation must be a multiple of 90 degrees, got {rotation}")
-    quarter = int(rotation // 90) % 4
     items = iter(timed)
     first = next(items, None)
     if first is None:
         raise ValueError("write_video needs at least one frame")
-    height, width = np.rot90(first[1], k=-quarter).shape[:2]
-    time_base = Fraction(1, 1000) if vfr else 1 / rate
-    with av.open(str(path), mode="w", options=_container_options(path)) as container:
-        stream = container.add_stream(codec, rate=rate)
-        stream.width, stream.height = width, height
-        fmt = _pix_fmt(codec, width, height, pix_fmt)
-        if fmt:
-            stream.pix_fmt = fmt
-        if bit_rate:
-            stream.bit_rate = int(bit_rate)
-        elif codec in ("mpeg4", "mpeg2video", "mpeg1video", "libvpx", "libvpx-vp9"):
-            stream.bit_rate = int(max(200_000, width * height * float(rate) * 0.15))
-        if gop:
-            stream.gop_size = int(gop)
-        stream.codec_context.time_base = time_base
-        stream.options = _encoder_options(codec, gop, options)
-        if quarter:
-            stream.set_display_rotation(quarter * 90)
-        audio = _add_audio_stream(container, path) if audio_seconds else None
-
-        last_pts = -1
-        for index, (t, image) in enumerate(_chain(first, items)):
-            pts = int(round(t / time_base)) if vfr else index
-            if pts <= last_pts:
-                raise ValueError("frame times must increase by at least 1 ms")
-            last_pts = pts
-            stored = np.ascontiguousarray(np.rot90(image, k=-quarter))
-            frame = av.VideoFrame.from_ndarray(stored, format="rgb24")
-            frame.pts = pts
-            frame.time_base = time_base
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-        if audio is not None:
-            _write_audio(container, audio, audio_seconds, seed)
+    height, width = first[1].shape[:2]
+    if not bit_rate and codec in ("mpeg4", "mpeg2video", "mpeg1video", "libvpx", "libvpx-vp9"):
+        bit_rate = int(max(200_000, width * height * float(rate) * 0.15))
+    encoding = VideoEncoding(codec=codec, options=_encoder_options(codec, gop, options), pix_fmt=pix_fmt,
+                             bit_rate=bit_rate, gop=gop)
+    with VideoWriter(path, (width, height), rate, encoding, time_base=Fraction(1, 1000) if vfr else None,
+                     rotation=rotation, audio_rate=AUDIO_RATE if audio_seconds else None) as writer:
+        for t, image in _chain(first, items):
+            writer.write(image, t if vfr else None)
+        if audio_seconds:
+            writer.write_audio(_tone(audio_seconds, seed))
     return path
 
 
-def _chain(first, rest):
+def _chain(first: tuple[float | None, np.ndarray],
+           rest: Iterator[tuple[float | None, np.ndarray]]) -> Iterator[tuple[float | None, np.ndarray]]:
     yield first
     yield from rest
 
@@ -423,11 +341,7 @@ def make_clip(
 
 def make_audio_only(path: str | os.PathLike, seconds: float = 5.0, seed: int = 0) -> Path:
     """Write a tone-only file (no video stream); the codec follows the suffix (.m4a, .wav, ...)."""
-    path = Path(path)
-    with av.open(str(path), mode="w", options=_container_options(path)) as container:
-        stream = _add_audio_stream(container, path)
-        _write_audio(container, stream, seconds, seed)
-    return path
+    return write_audio_file(path, _tone(seconds, seed), AUDIO_RATE)
 
 
 def make_copy(
@@ -444,8 +358,7 @@ def make_copy(
     `crop` of each side, rescaled by `scale` (bicubic), re-encoded with `codec` at
     `bitrate` or `crf`; `fps` resamples the frame rate (None keeps the source timing)."""
     from vidsim.config import DecodeConfig
-    from vidsim.decode import iter_frames
-    from vidsim.decode.transform import frame_orientation
+    from vidsim.decode import iter_decoded_frames, iter_frames, probe
 
     if not 0 < crop <= 1:
         raise ValueError(f"crop must be in (0, 1], got {crop}")
@@ -476,21 +389,14 @@ def make_copy(
         return write_video(dst, frames(), fps=fps, codec=codec, bit_rate=bitrate, **options)
 
     def source_frames() -> Iterator[tuple[float, np.ndarray]]:
-        with av.open(os.fspath(src)) as container:
-            stream = container.streams.video[0]
-            origin = stream.start_time or 0
-            last = None
-            for frame in container.decode(stream):
-                if frame.pts is None:
-                    t = last + 0.04 if last is not None else 0.0
-                else:
-                    t = round(float((frame.pts - origin) * stream.time_base), 3)
-                if last is not None and t <= last:
-                    continue
-                last = t
-                yield t, transform(frame_orientation(frame).apply(frame.to_ndarray(format="rgb24")))
+        last = None
+        for frame in iter_decoded_frames(src):
+            t = round(frame.time, 3)
+            if last is not None and t <= last:
+                continue
+            last = t
+            yield t, transform(frame.to_rgb())
 
-    with av.open(os.fspath(src)) as container:
-        rate = container.streams.video[0].average_rate or 25
+    rate = probe(src).fps or 25
     return _encode(dst, source_frames(), fps=rate, codec=codec, rotation=0, audio_seconds=None, gop=None,
                    seed=0, pix_fmt=None, bit_rate=bitrate, vfr=True, options=options)

@@ -159,7 +159,7 @@ def test_videohash_similarity_is_one_minus_hamming_over_64(monkeypatch):
 @pytest.mark.parametrize("name", ["videohash", "vpdq"])
 def test_copy_scores_higher_than_unrelated(clips, name):
     method = _build(name)
-    original, copy, unrelated = (method.index_video(clips[k]) for k in ("original", "copy", "unrelated"))
+    original, copy, unrelated = (method.extract(clips[k]) for k in ("original", "copy", "unrelated"))
     assert method.calculate_video_similarity(original, original) == 1.0
     s_copy = method.calculate_video_similarity(original, copy)
     s_unrelated = method.calculate_video_similarity(original, unrelated)
@@ -173,14 +173,14 @@ def test_copy_scores_higher_than_unrelated(clips, name):
 def test_bad_files_raise_video_errors(clips, tmp_path, name):
     method = _build(name)
     with pytest.raises(VideoNotFoundError):
-        method.index_video(tmp_path / "missing.mp4")
+        method.extract(tmp_path / "missing.mp4")
     with pytest.raises(VideoError, match=name):
-        method.index_video(clips["junk"])
+        method.extract(clips["junk"])
 
 
 def test_vpdq_descriptor(clips):
     method = _build("vpdq")
-    desc = method.index_video(clips["original"])
+    desc = method.extract(clips["original"])
     assert desc.hashes.shape == (len(desc), 32) and desc.hashes.dtype == np.uint8
     assert len(desc) == 4  # 4 s at one hash per second
     assert np.array_equal(desc.timestamps, [0, 1, 2, 3])
@@ -193,9 +193,9 @@ def test_videohash_cleans_up_and_keeps_stdout_quiet(clips, tmp_path, monkeypatch
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    value = method.index_video(clips["original"])
+    value = method.extract(clips["original"])
     with pytest.raises(VideoError):
-        method.index_video(clips["junk"])
+        method.extract(clips["junk"])
     assert 0 <= value < 2**64
     assert os.listdir(scratch) == []
     out, _ = capfd.readouterr()
@@ -207,4 +207,4 @@ def test_videohash_accepts_odd_file_names(clips, tmp_path):
     method = _build("videohash")
     odd = tmp_path / "it's a \"clip\" $(x)"  # no extension, shell characters
     shutil.copyfile(clips["original"], odd)
-    assert method.index_video(odd) == method.index_video(clips["original"])
+    assert method.extract(odd) == method.extract(clips["original"])

@@ -4,17 +4,15 @@ negative. A broken feature extractor must fail the same check."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 import torch
 
+from vidsim.bench import SMALL, build_benchmark, fetch_corpus
 from vidsim.cli.main import main
-import dataclasses
-
-from vidsim.evaluate.builder import SMALL, build_benchmark
-from vidsim.evaluate.corpus import fetch_corpus
 from vidsim.evaluate.groundtruth import read_vsc_csv
 from vidsim.evaluate.runner import score_all, videos_by_id
 from vidsim.evaluate.vidsim_methods import VidsimMethod

@@ -12,13 +12,18 @@ jumps to the keyframe before a sample whenever one lies clearly ahead of the dec
 position; 'auto' seeks when keyframes are at most two sample periods apart (less from
 720p up, where 'decode' uses frame threads), see vidsim.decode.strategy for the
 measurements. Rotation metadata (display matrix) is applied, so frames come out upright.
+
+`iter_decoded_frames` gives every frame as decoded, with its time (for tools that rewrite
+video); `VideoWriter` is the one clip writer (benchmark transforms, generated test clips).
 """
 from __future__ import annotations
 
 from .discover import VIDEO_EXTENSIONS, find_videos
+from .frames import DecodedFrame, iter_decoded_frames
 from .probing import probe
 from .reader import iter_frames, load_video
 from .types import FrameBatch, VideoInfo
+from .writer import VideoEncoding, VideoWriter, write_audio_file
 
 __all__ = [
     "FrameBatch",
@@ -28,4 +33,9 @@ __all__ = [
     "load_video",
     "find_videos",
     "VIDEO_EXTENSIONS",
+    "DecodedFrame",
+    "iter_decoded_frames",
+    "VideoEncoding",
+    "VideoWriter",
+    "write_audio_file",
 ]

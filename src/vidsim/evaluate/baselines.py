@@ -117,7 +117,7 @@ class VideohashMethod(Method):
             )
         self.ignored_options = sorted(ignored)
 
-    def index_video(self, path: Path) -> int:
+    def extract(self, path: Path) -> int:
         path = _check_file(path)
         # A private directory per video: videohash copies the video there, writes frames,
         # tiles and a collage; it is removed whatever happens. The input is linked under a
@@ -224,7 +224,7 @@ class VpdqMethod(Method):
         self.thread_count = int(thread_count)
         self.ignored_options = sorted(ignored)
 
-    def index_video(self, path: Path) -> VpdqDescriptor:
+    def extract(self, path: Path) -> VpdqDescriptor:
         path = _check_file(path)
         try:
             features = self._vpdq.computeHash(

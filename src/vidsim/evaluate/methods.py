@@ -1,6 +1,7 @@
 """Scoring methods for `vidsim evaluate`: one interface, a registry of named methods.
 
-A method turns each video into a descriptor once (`index_video`) and scores a
+A method (what `--method` names; not an alignment method, which `vidsim.similarity.align` calls
+`alignment` here) extracts a descriptor of each video once (`extract`) and scores a
 (query, reference) pair of descriptors (`calculate_video_similarity`); methods that can
 localise copies also return segments. vidsim's own modes and the baselines (global
 descriptor, videohash, vpdq) all sit behind it, so one command runs them side by side.
@@ -15,12 +16,12 @@ from vidsim.errors import VidsimError
 
 
 class Method(ABC):
-    """A video similarity method under evaluation."""
+    """A video similarity method under evaluation (an evaluation method, not an alignment)."""
 
     name: str = ""
 
     @abstractmethod
-    def index_video(self, path: Path) -> Any:
+    def extract(self, path: Path) -> Any:
         """Descriptor of one video (raises vidsim.errors.VideoError for unreadable files)."""
 
     @abstractmethod

@@ -1,8 +1,8 @@
 """`vidsim evaluate`: score every (query, reference) pair with each method, then measure.
 
 Videos are identified by file stem (as in VSC22, FIVR and VCSL layouts). Each method
-indexes every video once and scores all pairs; bad files are reported and left out (their
-pairs count as misses). Results: JSON, Markdown and a PR-curve PNG per run.
+extracts a descriptor of every video once and scores all pairs; bad files are reported and
+left out (their pairs count as misses). Results: JSON, Markdown and a PR-curve PNG per run.
 
 Methods that localise copies (`Method.localise` returns segments, e.g. `vidsim`) also get VCSL
 segment precision/recall/F: every scored pair is localised (or only each query's `localise_top`
@@ -66,17 +66,17 @@ def load_ground_truth(path: Path, fmt: str, query_ids: Iterable[str], ref_ids: I
     raise VidsimError(f"unknown ground-truth format {fmt!r}; choose one of {', '.join(GT_FORMATS)}")
 
 
-def _index_all(method: Method, queries: dict[str, Path], refs: dict[str, Path], failures: dict[str, str],
-               progress: Callable[[str, int, int], None] | None) -> dict[Path, object]:
+def _extract_all(method: Method, queries: dict[str, Path], refs: dict[str, Path], failures: dict[str, str],
+                 progress: Callable[[str, int, int], None] | None) -> dict[Path, object]:
     descriptors: dict[Path, object] = {}
     todo = list(dict.fromkeys([*queries.values(), *refs.values()]))
     for i, path in enumerate(todo):
         try:
-            descriptors[path] = method.index_video(path)
+            descriptors[path] = method.extract(path)
         except VideoError as exc:
             failures[str(path)] = exc.reason
         if progress is not None:
-            progress(f"{method.name}: index", i + 1, len(todo))
+            progress(f"{method.name}: extract", i + 1, len(todo))
     return descriptors
 
 
@@ -98,8 +98,8 @@ def _score_pairs(method: Method, queries: dict[str, Path], refs: dict[str, Path]
 def score_all(method: Method, queries: dict[str, Path], refs: dict[str, Path],
               failures: dict[str, str], progress: Callable[[str, int, int], None] | None = None
               ) -> dict[str, dict[str, float]]:
-    """Index every video once, then score every (query, ref) pair."""
-    descriptors = _index_all(method, queries, refs, failures, progress)
+    """Extract every video's descriptor once, then score every (query, ref) pair."""
+    descriptors = _extract_all(method, queries, refs, failures, progress)
     return _score_pairs(method, queries, refs, descriptors, progress)
 
 
@@ -176,7 +176,7 @@ def run_evaluation(
     for spec in methods:
         method = spec if isinstance(spec, Method) else build_method(spec, **(method_options or {}))
         start = time.perf_counter()
-        descriptors = _index_all(method, queries, refs, run.failures, progress)
+        descriptors = _extract_all(method, queries, refs, run.failures, progress)
         scores = _score_pairs(method, queries, refs, descriptors, progress)
         segments = localise_pairs(method, queries, refs, descriptors, scores, localise_top,
                                   cross_reference_overlap, progress)

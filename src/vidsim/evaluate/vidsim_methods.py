@@ -20,7 +20,8 @@ import numpy as np
 
 from vidsim.config import FeatureConfig, SimilarityConfig, VidsimConfig
 from vidsim.evaluate.methods import Method, register_method
-from vidsim.similarity.align import DEFAULT_METHOD, make_aligner
+from vidsim.similarity.align import DEFAULT_METHOD as DEFAULT_ALIGNMENT
+from vidsim.similarity.align import make_aligner
 from vidsim.similarity.segments import Segment
 from vidsim.store import FeatureCache
 
@@ -47,7 +48,7 @@ class _FeatureMethod(Method):
         self.model = ViSiL(config, device=device)
         self.cache = cache
 
-    def index_video(self, path: Path) -> Any:
+    def extract(self, path: Path) -> Any:
         return self.model.extract_video(path, cache=self.cache)
 
     def describe(self) -> dict:
@@ -69,15 +70,15 @@ class VidsimMethod(_FeatureMethod):
     """ViSiL similarity as configured (default: efficientnet-lite0, untrained Chamfer), with
     copied-segment localisation by temporal alignment on the f2f map."""
 
-    def __init__(self, name: str, alignment: str = DEFAULT_METHOD, alignment_params: dict | None = None,
+    def __init__(self, name: str, alignment: str = DEFAULT_ALIGNMENT, alignment_params: dict | None = None,
                  **options: Any):
         super().__init__(name, **options)
         self.alignment = alignment
         self.alignment_params = dict(alignment_params or {})
         self.aligner = make_aligner(alignment, **self.alignment_params)  # fails early on bad names
 
-    def index_video(self, path: Path) -> PreparedVideo:
-        features = super().index_video(path)
+    def extract(self, path: Path) -> PreparedVideo:
+        features = super().extract(path)
         # attention once per video, not once per pair
         plain = self.model.prepare(features.regions) if self.model.head.learned else None
         return PreparedVideo(self.model.prepare(features), np.asarray(features.timestamps, dtype=np.float64), plain)
@@ -122,8 +123,8 @@ def _regions(x: Any) -> Any:
 class GlobalMeanMethod(_FeatureMethod):
     """One vector per video: mean of L2-normalised frame vectors, cosine similarity."""
 
-    def index_video(self, path: Path) -> Any:
-        regions = super().index_video(path).regions
+    def extract(self, path: Path) -> Any:
+        regions = super().extract(path).regions
         frames = regions.mean(axis=1)
         frames /= np.linalg.norm(frames, axis=1, keepdims=True) + 1e-12
         video = frames.mean(axis=0)

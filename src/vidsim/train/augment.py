@@ -1,9 +1,9 @@
 """Augmented clips for self-supervised training, made with the benchmark's transform families.
 
 Each source video gives stretches (`Span`s) of at most `span_seconds`; each stretch gives
-`variants` clips through one family or a random 2-3 family chain of `vidsim.evaluate.transforms`
+`variants` clips through one family or a random 2-3 family chain of `vidsim.bench`
 (at a random strength, a random sub-second start and a low random frame rate), and `splices`
-partial copies of a few seconds of it spliced into another source (`transforms.splice`). Seeds
+partial copies of a few seconds of it spliced into another source (`vidsim.bench.splice`). Seeds
 are drawn from `numpy.random.default_rng([seed, TRAIN_TAG, span, clip])`, a stream the benchmark
 builder (`default_rng([seed, split])`) never uses, so no training clip repeats a benchmark query.
 
@@ -19,14 +19,22 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from vidsim.evaluate.transforms import CHAINABLE, FAMILIES, STRENGTHS, apply_chain, output_suffix, random_chain, splice
+from vidsim.bench import (
+    CHAINABLE,
+    FAMILIES,
+    SPLICE_FAMILIES,
+    STRENGTHS,
+    apply_chain,
+    output_suffix,
+    random_chain,
+    splice,
+)
 from vidsim.train.recipe import TrainRecipe
 
 TRAIN_TAG = 0x7472616E  # "tran": the seed-sequence word that separates training clips from the benchmark's
 #: families drawn for training clips: the benchmark's, but "fps" (every clip gets a low frame rate anyway)
 SINGLE_FAMILIES: tuple[str, ...] = tuple(n for n in FAMILIES if n != "fps")
 CHAIN_FAMILIES: tuple[str, ...] = tuple(n for n in CHAINABLE if n != "fps")
-SPLICE_FAMILIES: tuple[str, ...] = tuple(n for n, f in FAMILIES.items() if f.kind in ("geometry", "pixel", "overlay"))
 
 
 @dataclass(frozen=True)

@@ -90,11 +90,11 @@ class FeatureBank:
 def make_spans(sources: Sequence[tuple[str, Path]], recipe: TrainRecipe) -> list[Span]:
     """Stretches of each source (id = its position) to make clips from: the whole video when it is
     at most `span_seconds` long, else up to `spans_per_video` random non-overlapping stretches."""
-    from vidsim.evaluate.transforms import source_info
+    from vidsim.decode import probe
 
     spans = []
     for sid, (name, path) in enumerate(sources):
-        duration = source_info(path).duration
+        duration = probe(path).duration
         lo, hi = 0.05, max(0.1, duration - 0.1)
         if hi - lo <= recipe.span_seconds:
             spans.append(Span(sid, name, str(path), round(lo, 3), round(hi, 3)))

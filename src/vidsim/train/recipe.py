@@ -22,7 +22,7 @@ LrSchedule = Literal["cosine", "constant"]  # cosine decays to 0 over the run
 class TrainRecipe:
     seed: int = 0
     # --- augmented clips (self-supervised data), made once and cached as features
-    variants: int = 24  # augmented copies of each source stretch (families/chains of evaluate.transforms)
+    variants: int = 24  # augmented copies of each source stretch (families/chains of vidsim.bench)
     splices: int = 4  # partial copies of each stretch spliced into another source (transforms.splice)
     clip_fps: tuple[int, int] = (3, 6)  # frame rate of the clips made (a frame-rate change by itself)
     span_seconds: float = 60.0  # longest stretch of a video that clips are made from

@@ -61,8 +61,7 @@ class TrainResult:
 
 def corpus_sources(split: str = "dev") -> list[tuple[str, Path]]:
     """The benchmark's clips of one split (reference sources, their other takes, held-out clips)."""
-    from vidsim.evaluate.builder import HELD_OUT, NEGATIVE_TAKES, SOURCES_DEV
-    from vidsim.evaluate.corpus import fetch_corpus
+    from vidsim.bench import HELD_OUT, NEGATIVE_TAKES, SOURCES_DEV, fetch_corpus
 
     if split not in CORPUS_SPLITS:
         raise VidsimError(f"corpus split {split!r}: training may only use {', '.join(CORPUS_SPLITS)} "

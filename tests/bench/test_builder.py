@@ -12,11 +12,9 @@ import av
 import numpy as np
 import pytest
 
-from vidsim.synth import make_clip
-from vidsim.evaluate.builder import FULL, SMALL, SPLITS, build_benchmark, needed_clips
+from vidsim.bench import FULL, SMALL, SPLITS, build_benchmark, needed_clips, read_frames
 from vidsim.evaluate.groundtruth import read_vsc_csv
-from vidsim.evaluate.transforms import read_frames
-
+from vidsim.synth import make_clip
 
 
 def _write_clip(path: Path, seconds: float, seed: int, size=(160, 120), fps=25) -> Path:

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from vidsim.errors import VidsimError
-from vidsim.evaluate import corpus
-from vidsim.evaluate.corpus import (
+from vidsim.bench import corpus, packages
+from vidsim.bench.corpus import (
     CORPUS,
     ChecksumMismatchError,
     CorpusClip,
     CorpusError,
-    extract_members,
     fetch_corpus,
 )
+from vidsim.bench.packages import extract_members
+from vidsim.errors import VidsimError
 
 # First 16 hex of each SHA-256 as printed in REFERENCE.md section 5.
 REFERENCE_PREFIXES = {
@@ -309,13 +309,13 @@ def test_missing_client_is_reported(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     for registry in ("npm", "apt"):
         with pytest.raises(CorpusError, match="not installed") as exc:
-            corpus.download_package(registry, "somepkg", "1.0", tmp_path)
+            packages.download_package(registry, "somepkg", "1.0", tmp_path)
         assert exc.value.package == "somepkg" and exc.value.registry == registry
 
 
 def test_unknown_registry(tmp_path):
     with pytest.raises(CorpusError, match="unknown registry"):
-        corpus.download_package("cran", "x", "1", tmp_path)
+        packages.download_package("cran", "x", "1", tmp_path)
 
 
 def test_apt_updates_once_when_package_is_unknown(tmp_path, monkeypatch):
@@ -330,8 +330,8 @@ def test_apt_updates_once_when_package_is_unknown(tmp_path, monkeypatch):
         (Path(cwd) / "opencv-doc_1.0_all.deb").write_bytes(b"!<arch>\n")
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
-    monkeypatch.setattr(corpus, "_run", fake_run)
-    out = corpus.download_package("apt", "opencv-doc", "1.0", tmp_path)
+    monkeypatch.setattr(packages, "_run", fake_run)
+    out = packages.download_package("apt", "opencv-doc", "1.0", tmp_path)
     assert out.name == "opencv-doc_1.0_all.deb"
     assert [c[1:] for c in calls] == [["download", "opencv-doc=1.0"], ["update"],
                                       ["download", "opencv-doc=1.0"]]
@@ -349,8 +349,8 @@ def test_apt_falls_back_to_the_available_version(tmp_path, monkeypatch):
         (Path(cwd) / "p_2.0_all.deb").write_bytes(b"")
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
-    monkeypatch.setattr(corpus, "_run", fake_run)
-    assert corpus.download_package("apt", "p", "1.0", tmp_path).name == "p_2.0_all.deb"
+    monkeypatch.setattr(packages, "_run", fake_run)
+    assert packages.download_package("apt", "p", "1.0", tmp_path).name == "p_2.0_all.deb"
     assert [c[1:] for c in calls] == [["download", "p=1.0"], ["update"], ["download", "p=1.0"],
                                       ["download", "p"]]
 
@@ -362,9 +362,9 @@ def test_apt_other_failure_is_not_retried(tmp_path, monkeypatch):
         calls.append(cmd)
         return subprocess.CompletedProcess(cmd, 100, "", "E: Failed to fetch http://deb.debian.org/x")
 
-    monkeypatch.setattr(corpus, "_run", fake_run)
+    monkeypatch.setattr(packages, "_run", fake_run)
     with pytest.raises(CorpusError, match="Failed to fetch") as exc:
-        corpus.download_package("apt", "p", "1.0", tmp_path)
+        packages.download_package("apt", "p", "1.0", tmp_path)
     assert exc.value.registry == "apt" and len(calls) == 1
 
 

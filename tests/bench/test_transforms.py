@@ -10,8 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from vidsim.synth import make_clip
-from vidsim.evaluate.transforms import (
+from vidsim.bench import (
     FAMILIES,
     STRENGTHS,
     TRANSFORMS,
@@ -20,9 +19,10 @@ from vidsim.evaluate.transforms import (
     output_suffix,
     random_chain,
     read_frames,
-    source_info,
     splice,
 )
+from vidsim.decode import probe as source_info
+from vidsim.synth import make_clip
 
 SIZE = (160, 120)
 FPS = 25
