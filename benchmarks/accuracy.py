@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from vidsim.errors import VidsimError  # noqa: E402
 from vidsim.bench import build_benchmark, fetch_corpus, needed_clips  # noqa: E402
+from vidsim.errors import VidsimError  # noqa: E402
 from vidsim.evaluate.methods import build_method  # noqa: E402
 from vidsim.evaluate.runner import run_evaluation  # noqa: E402
 from vidsim.store import FeatureCache  # noqa: E402

@@ -108,8 +108,8 @@ def _bf16_variants(folded: torch.nn.Module) -> dict:
 
 def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from vidsim.decode import load_video
     from vidsim.bench import fetch_corpus
+    from vidsim.decode import load_video
     from vidsim.features import PCAWhitening
     from vidsim.features.backbones import build_backbone
     from vidsim.features.extractor import fold_batchnorms
@@ -170,7 +170,7 @@ def main() -> int:
     ratio = {name: float(np.median([a / b for a, b in zip(timing[name], timing["bf16"])])) for name in variants}
 
     lines = ["# bf16 score drift of resnet50: where it comes from", "",
-             f"Date: {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC. Command: `python benchmarks/bf16_drift.py`. "
+             f"Date: {_dt.datetime.now(_dt.UTC):%Y-%m-%d %H:%M} UTC. Command: `python benchmarks/bf16_drift.py`. "
              f"torch {torch.__version__}, {len(os.sched_getaffinity(0))} threads; load averages at start "
              f"{load_start[0]:.2f}, end {os.getloadavg()[0]:.2f} (other jobs ran: speeds are relative only).", "",
              "Seeded ResNet-50 (`seed:0`), chamfer (ViSiL_f) scores of 7 real clip pairs "

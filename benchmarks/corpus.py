@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 
 try:
-    from vidsim.errors import VidsimError
     from vidsim.bench import corpus
+    from vidsim.errors import VidsimError
 except ImportError:  # run from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from vidsim.errors import VidsimError
     from vidsim.bench import corpus
+    from vidsim.errors import VidsimError
 
 
 def main(argv: list[str] | None = None) -> int:

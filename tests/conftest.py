@@ -9,7 +9,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # make `import clips` work
 
 import clips  # noqa: E402
-
 from vidsim import synth  # noqa: E402
 
 

@@ -19,8 +19,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from vidsim.config import DecodeConfig, FeatureConfig  # noqa: E402
 from vidsim.bench import HELD_OUT, NEGATIVE_TAKES, SOURCES_DEV, fetch_corpus  # noqa: E402
+from vidsim.config import DecodeConfig, FeatureConfig  # noqa: E402
 from vidsim.features import FeatureExtractor, PCAWhitening  # noqa: E402
 
 

@@ -79,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
+    from vidsim.bench.corpus import fetch_corpus
     from vidsim.config import DecodeConfig
     from vidsim.decode import load_video, probe
-    from vidsim.bench.corpus import fetch_corpus
 
     corpus_names = ["franck"]
     if "agreement" in args.sections:
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     info = probe(clip)
     command = " ".join(["python", os.path.relpath(ENTRY, Path.cwd())] + [shlex.quote(a) for a in argv])
     report = {
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "command": command,
         "machine": machine_info(args.threads),
         "clip": {"name": Path(clip).name, "path": clip, "duration_s": info.duration, "width": info.width,

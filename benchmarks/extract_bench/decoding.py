@@ -36,7 +36,7 @@ def section_decode(clip: str, args) -> dict:
     specs = {f"decode/{s}": {"kind": "decode", "clip": clip, "strategy": s, "threads": args.threads}
              for s in strategies}
     group = run_group("decoding", specs, args.rounds, args.wait_quiet)
-    for name, res in group["results"].items():
+    for _name, res in group["results"].items():
         res["frames_per_s"] = rate_stats(res["runs"], "frames")
         res["video_s_per_s"] = rate_stats(res["runs"], "video_s")
     return group
@@ -49,7 +49,7 @@ def render(r: dict) -> list[str]:
           "`iter_frames` (1 sampled frame/s, shorter side 256, centre crop 224), whole clip.", "",
           "| strategy | used | sampled frames | sampled frames/s (best / median) | sampled frames/s, best quiet run | video s/s (best / median) | peak RSS MB | others' CPU |",
           "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for name, res in r["decode"]["results"].items():
+    for _name, res in r["decode"]["results"].items():
         fr, vs = res["frames_per_s"], res["video_s_per_s"]
         L.append(f"| {res['spec']['strategy']} | {res['ready']['strategy_used']} | {res['runs'][0]['frames']} | "
                  f"{fr['best']:.0f} / {fr['median']:.0f} | {num(fr.get('best_quiet'), 0)} | {vs['best']:.0f} / {vs['median']:.0f} | "

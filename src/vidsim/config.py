@@ -10,8 +10,8 @@ import hashlib
 import json
 import types
 import typing
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast
 
 from vidsim.errors import ConfigError
@@ -102,7 +102,7 @@ class VidsimConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "VidsimConfig":
+    def from_dict(cls, data: dict[str, Any]) -> VidsimConfig:
         return cls(
             decode=_build(DecodeConfig, data.get("decode", {})),
             features=_build(FeatureConfig, data.get("features", {})),
@@ -110,7 +110,7 @@ class VidsimConfig:
         )
 
     @classmethod
-    def from_json(cls, text: str) -> "VidsimConfig":
+    def from_json(cls, text: str) -> VidsimConfig:
         return cls.from_dict(json.loads(text))
 
     def feature_key(self, *provenance: str) -> str:

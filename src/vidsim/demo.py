@@ -22,12 +22,15 @@ class DemoResult:
     heatmap: Path
 
     def summary(self) -> str:
-        verdict = "the copy ranks above the unrelated clip" if self.copy_score.similarity > self.unrelated_score.similarity else "UNEXPECTED: the unrelated clip scored higher"
+        ranked = self.copy_score.similarity > self.unrelated_score.similarity
+        verdict = "the copy ranks above the unrelated clip" if ranked else "UNEXPECTED: the unrelated clip scored higher"
         return "\n".join(
             [
                 f"mode: {self.copy_score.mode}",
-                f"{self.original.name} vs {self.copy.name} (cropped to 80%, half size, re-encoded): {self.copy_score.similarity:.4f}",
-                f"{self.original.name} vs {self.unrelated.name} (another clip):                        {self.unrelated_score.similarity:.4f}",
+                f"{self.original.name} vs {self.copy.name} (cropped to 80%, half size, re-encoded): "
+                f"{self.copy_score.similarity:.4f}",
+                f"{self.original.name} vs {self.unrelated.name} (another clip):                        "
+                f"{self.unrelated_score.similarity:.4f}",
                 verdict,
                 f"heatmap of the copy: {self.heatmap}",
             ]

@@ -1,17 +1,19 @@
 """File helpers: atomic writes, content hashes and safetensors metadata.
 
-Atomic writes: a reader (or a crash) never sees a half-written file. Every on-disk artefact is written to a temporary name in its own directory and renamed into
-place; `durable=True` also fsyncs the file before and the directory after the rename, for
-the index, whose catalog must never point at a file that a power cut could lose.
+Atomic writes: a reader (or a crash) never sees a half-written file. Every on-disk artefact
+is written to a temporary name in its own directory and renamed into place; `durable=True`
+also fsyncs the file before and the directory after the rename, for the index, whose catalog
+must never point at a file that a power cut could lose.
 """
 from __future__ import annotations
 
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 HASH_CHUNK = 1 << 20  # bytes read at a time while hashing: memory stays flat for any file size
 

@@ -45,7 +45,7 @@ def test_other_codecs_and_containers(clip_dir, codec, suffix):
     info = probe(path)
     assert (info.width, info.height) == (96, 64)
     assert info.duration == pytest.approx(1.0, abs=0.1)
-    from vidsim.decode import load_video
     from vidsim.config import DecodeConfig
+    from vidsim.decode import load_video
 
     assert load_video(path, DecodeConfig(fps=4)).shape == (4, 224, 224, 3)

@@ -5,8 +5,7 @@ import pytest
 from safetensors import safe_open
 
 from vidsim.errors import VidsimError
-from vidsim.index.codes import (frame_vectors, make_codec, orthogonal_projection, read_codes, truncate,
-                                write_codes)
+from vidsim.index.codes import frame_vectors, make_codec, orthogonal_projection, read_codes, truncate, write_codes
 
 
 def _regions(frames=6, dims=64, seed=0):

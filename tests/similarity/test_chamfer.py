@@ -3,8 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vidsim.similarity import chamfer_score, f2f_similarity, naive_f2f_similarity
 from vidsim.similarity import chamfer as chamfer_module
+from vidsim.similarity import chamfer_score, f2f_similarity, naive_f2f_similarity
 from vidsim.similarity.head import ViSiLHead
 
 

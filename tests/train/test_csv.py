@@ -40,7 +40,8 @@ def test_pairs_file_makes_triplets_per_target(videos):
     ("anchor,positive,negative\na.mp4,a.mp4,c.mp4\n", 2, "anchor, positive and negative must be three different videos"),
     ("query,target,label\nb.mp4,a.mp4,yes\n", 2, "label must be 1 .* or 0 .*, got 'yes'"),
     ("query,target,label\nb.mp4,b.mp4,1\n", 2, "query and target are the same video"),
-    ("query,target,label\nb.mp4,a.mp4,1\nb.mp4,a.mp4,0\n", 3, "b.mp4 is labelled both a copy and not a copy of a.mp4 .also line 2"),
+    ("query,target,label\nb.mp4,a.mp4,1\nb.mp4,a.mp4,0\n", 3,
+     "b.mp4 is labelled both a copy and not a copy of a.mp4 .also line 2"),
 ])
 def test_errors_name_the_file_and_the_line(videos, text, line, message):
     path = _csv(videos, text)

@@ -2,11 +2,10 @@
 import pytest
 import torch
 
+from conftest import seeded_regions
 from vidsim.similarity.head import ViSiLHead
 from vidsim.train.loss import similarity_regulariser, triplet_loss
 from vidsim.train.scoring import score_batch, score_pairs
-
-from conftest import seeded_regions
 
 
 def test_regulariser_matches_a_hand_computation():

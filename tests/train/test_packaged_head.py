@@ -3,6 +3,7 @@ and a regression value on a fixed input (fails if the packaged file changes)."""
 import pytest
 import torch
 
+from conftest import seeded_regions
 from vidsim.config import (
     FeatureConfig,
     SimilarityConfig,
@@ -13,8 +14,6 @@ from vidsim.config import (
 from vidsim.errors import ModelError
 from vidsim.similarity.head import ViSiLHead, head_weights_file
 from vidsim.train.export import head_metadata
-
-from conftest import seeded_regions
 
 BACKBONE = "efficientnet-lite0"
 VERSION = "v1"  # MODEL_CARD.md

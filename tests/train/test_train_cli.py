@@ -75,8 +75,8 @@ def test_bad_csv_is_reported_with_its_line(videos, capsys):
 
 
 def test_test_split_is_refused(capsys, tmp_path):
-    from vidsim.train.run import corpus_sources
     from vidsim.errors import VidsimError
+    from vidsim.train.run import corpus_sources
 
     with pytest.raises(VidsimError, match="training may only use dev"):
         corpus_sources("test")

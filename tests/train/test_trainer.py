@@ -4,13 +4,12 @@ import dataclasses
 import pytest
 import torch
 
+from conftest import TINY, fixed_triplets
 from vidsim.train.loss import similarity_regulariser, triplet_loss
 from vidsim.train.mining import hardest_negatives
 from vidsim.train.scoring import score_pairs
 from vidsim.train.trainer import CheckpointMismatchError, Trainer, new_head
 from vidsim.train.triplets import SelfSupervisedTriplets, _Ref
-
-from conftest import TINY, fixed_triplets
 
 RECIPE = dataclasses.replace(TINY, lr=3e-3, batch_size=8, triplets_per_epoch=64)
 

@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         meta_torchvision=np.array(torchvision.__version__),
         meta_numpy=np.array(np.__version__),
         meta_official_commit=np.array(official_commit(args.mirror)),
-        meta_date=np.array(_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")),
+        meta_date=np.array(_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")),
         meta_description=np.array(
             "Official MKLab-ITI/visil (pytorch branch) outputs with seeded weights from "
             "vidsim/features/seeded.py (resnet50 seed 0, whitening 3840 seed 0, heads 3840/512 seed 0); "

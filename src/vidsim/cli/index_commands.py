@@ -6,8 +6,9 @@ import csv
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from vidsim.errors import VideoError, VidsimError
 from vidsim.units import format_bytes, format_mmss
@@ -188,7 +189,9 @@ def cmd_index_stats(args: argparse.Namespace) -> int:
     print(f"vectors    {stats.vectors} ({stats.vector_kind})")
     print("bytes on disk")
     for name, size in stats.bytes.items():
-        per_hour = f"  ({format_bytes(size / stats.hours)}/hour of video)" if stats.hours > 0 and name in ("codes", "vectors") else ""
+        per_hour = ""
+        if stats.hours > 0 and name in ("codes", "vectors"):
+            per_hour = f"  ({format_bytes(size / stats.hours)}/hour of video)"
         print(f"  {name:<8} {format_bytes(size):>10}{per_hour}")
     print(f"  {'total':<8} {format_bytes(stats.total_bytes):>10}")
     return EXIT_OK
@@ -219,9 +222,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def _search_one(index, args, path: Path):
-    from vidsim.store import FEATURE_SUFFIX
-
     from vidsim.cli.progress import frame_bar
+    from vidsim.store import FEATURE_SUFFIX
 
     total = None
     if not args.quiet and path.suffix != FEATURE_SUFFIX:

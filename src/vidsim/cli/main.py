@@ -12,7 +12,7 @@ from typing import Any
 
 from vidsim import __version__
 from vidsim.config import DecodeConfig, FeatureConfig, VidsimConfig, with_overrides
-from vidsim.errors import VidsimError, VideoError
+from vidsim.errors import VideoError, VidsimError
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2
 
@@ -81,8 +81,8 @@ def _session(args: argparse.Namespace):
 def _extract(model, cache, path: Path, quiet: bool):
     """Features of one file with a progress bar over its duration."""
     from vidsim.cli.progress import frame_bar
-    from vidsim.store import FEATURE_SUFFIX
     from vidsim.decode import probe
+    from vidsim.store import FEATURE_SUFFIX
 
     total = None
     if not quiet and path.suffix != FEATURE_SUFFIX:

@@ -12,7 +12,7 @@ fps exceeds the video's frame rate (or the video holds a frame).
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import av
 

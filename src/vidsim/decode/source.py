@@ -1,9 +1,9 @@
 """Decoded frames of one video stream with their presentation times, tolerant of damage."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Iterator
 
 import av
 

@@ -39,7 +39,7 @@ class Orientation:
         return int(round(-math.degrees(math.atan2(self.b, self.a)))) % 360
 
     @classmethod
-    def from_rotation(cls, degrees: float) -> "Orientation":
+    def from_rotation(cls, degrees: float) -> Orientation:
         quarter = int(round(degrees / 90.0)) % 4
         return [cls(1, 0, 0, 1), cls(0, -1, 1, 0), cls(-1, 0, 0, -1), cls(0, 1, -1, 0)][quarter]
 
@@ -103,7 +103,7 @@ class Shaper:
 
     @classmethod
     def for_frame(cls, frame: av.VideoFrame, resize: int, crop: int,
-                  sample_aspect_ratio: Fraction | None = None) -> "Shaper":
+                  sample_aspect_ratio: Fraction | None = None) -> Shaper:
         orientation = frame_orientation(frame)
         w, h = frame.width, frame.height
         if resize and resize > 0:

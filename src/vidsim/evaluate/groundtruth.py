@@ -18,12 +18,12 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Union
+from typing import Any
 
 from vidsim.errors import ConfigError
 from vidsim.similarity.segments import Segment  # re-exported: defined low so similarity can use it
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 Pair = tuple[str, str]
 
 __all__ = [
@@ -128,7 +128,7 @@ class GroundTruth:
         return {q: a[name] for q, a in self.query_attributes.items() if name in a and q in self.query_ids}
 
     # -- derived ground truths -------------------------------------------------------------
-    def restrict(self, query_ids: Iterable[str]) -> "GroundTruth":
+    def restrict(self, query_ids: Iterable[str]) -> GroundTruth:
         """The same ground truth limited to some queries (references unchanged): per-group metrics."""
         keep = set(query_ids) & self.query_ids
         return GroundTruth(
@@ -139,7 +139,7 @@ class GroundTruth:
             pairs=None if self.pairs is None else frozenset(p for p in self.pairs if p[0] in keep),
         )
 
-    def with_attributes(self, attributes: Mapping[str, Mapping[str, str]]) -> "GroundTruth":
+    def with_attributes(self, attributes: Mapping[str, Mapping[str, str]]) -> GroundTruth:
         """A copy with per-query attributes merged in (new values win)."""
         merged: dict[str, dict[str, str]] = {q: dict(a) for q, a in self.query_attributes.items()}
         for q, a in attributes.items():

@@ -9,8 +9,9 @@ descriptor, videohash, vpdq) all sit behind it, so one command runs them side by
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from vidsim.errors import VidsimError
 

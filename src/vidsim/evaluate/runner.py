@@ -15,11 +15,11 @@ benchmark's dev split this suppression raised the temporal network's segment pre
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
-from vidsim.errors import VidsimError, VideoError
+from vidsim.errors import VideoError, VidsimError
 from vidsim.evaluate.groundtruth import (
     GroundTruth,
     read_fivr_annotation,

@@ -6,8 +6,9 @@ batch of frames plus the (small) region features of the whole video.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import torch

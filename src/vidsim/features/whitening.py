@@ -46,7 +46,7 @@ class PCAWhitening(nn.Module):
         return F.normalize(x, p=2, dim=-1)
 
     @classmethod
-    def fit(cls, vectors: np.ndarray | torch.Tensor, dims: int | None = None) -> "PCAWhitening":
+    def fit(cls, vectors: np.ndarray | torch.Tensor, dims: int | None = None) -> PCAWhitening:
         """Fit on region vectors [N, D] (N >= D recommended; fewer leaves null directions)."""
         x = torch.as_tensor(np.asarray(vectors), dtype=torch.float64).reshape(-1, np.shape(vectors)[-1])
         if x.shape[0] < 2:
@@ -66,7 +66,7 @@ class PCAWhitening(nn.Module):
             np.savez(fh, mean=self.mean.cpu().numpy(), V=self.V.cpu().numpy(), d=self.d.cpu().numpy())
 
     @classmethod
-    def load(cls, path: str | Path, dims: int | None = None) -> "PCAWhitening":
+    def load(cls, path: str | Path, dims: int | None = None) -> PCAWhitening:
         """Load .npz (ours) or the official .pth dict with keys mean, V, d."""
         path = Path(path)
         if not path.is_file():

@@ -170,7 +170,7 @@ class VectorRanges:
     video_ids: np.ndarray
 
     @classmethod
-    def of(cls, records: list[VideoRecord]) -> "VectorRanges":
+    def of(cls, records: list[VideoRecord]) -> VectorRanges:
         records = sorted(records, key=lambda r: r.first_vector)
         return cls(
             np.array([r.first_vector for r in records], dtype=np.int64),
@@ -178,7 +178,7 @@ class VectorRanges:
             np.array([r.id for r in records], dtype=np.int64),
         )
 
-    def appended(self, record: VideoRecord) -> "VectorRanges":
+    def appended(self, record: VideoRecord) -> VectorRanges:
         """With a newly committed video (its vector ids follow all others)."""
         return VectorRanges(
             np.append(self.starts, np.int64(record.first_vector)),

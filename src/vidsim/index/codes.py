@@ -11,10 +11,11 @@ never quantised (asymmetric comparison): its float32 regions meet the decoded co
 | float16          | 18 d                                  | ~1e-3 relative error |
 | int8             | 9 d + 18 (a float16 scale per region)  | ~1% relative error |
 | int4             | 9 ceil(d/2) + 18                       | ~10% per value, pair scores ~3e-3 |
-| binary, b bits   | 9 b / 8                                | s P^T sign(P x): P a seeded random orthogonal projection onto b directions, s = sqrt(pi/2 max(b, d)) / b |
+| binary, b bits   | 9 b / 8                                | s P^T sign(P x) (see below) |
 | binary, no proj. | 9 d / 8                                | sign(x) / sqrt(d) (the format-1 layout, DnS-style sign bits) |
 
-The projected binary layout (the default, b = 512) is sign random projection: for unit vectors,
+The projected binary layout (the default, b = 512) is sign random projection: P is a seeded
+random orthogonal projection onto b directions and s = sqrt(pi/2 max(b, d)) / b; for unit vectors,
 E[q . decoded(x)] = q . x, so the head's Chamfer sums see unbiased estimates (on the benchmark's
 real clips pair scores move by 0.02 rms, against 0.04-0.08 for one sign bit per dim).
 

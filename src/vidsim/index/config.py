@@ -49,7 +49,8 @@ class SearchConfig:
     window_margin: float = 10.0  # seconds added on both sides of the window
     # torch threads while re-ranking; None keeps torch's setting. 1: on the 2-core benchmark machine
     # one thread was up to 1.4x faster than two under load and about as fast otherwise, and a server
-    # answering queries side by side wants one core each; None suits one long comparison (e.g. hour-long query) on an idle many-core machine.
+    # answering queries side by side wants one core each; None suits one long comparison
+    # (e.g. an hour-long query) on an idle many-core machine.
     threads: int | None = 1
 
     def __post_init__(self):
@@ -114,7 +115,7 @@ class IndexConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "IndexConfig":
+    def from_dict(cls, data: dict[str, Any]) -> IndexConfig:
         data = dict(data)
         search = SearchConfig(**data.pop("search", {}))
         return cls(**data, search=search)
@@ -146,7 +147,7 @@ class StoredConfig:
         )
 
     @classmethod
-    def read(cls, path: Path) -> "StoredConfig":
+    def read(cls, path: Path) -> StoredConfig:
         """`DIR/config.json`, with errors naming the file."""
         try:
             return cls.from_json(path.read_text())
@@ -158,7 +159,7 @@ class StoredConfig:
             raise ConfigError(f"{path}: unreadable index configuration ({exc!r})") from exc
 
     @classmethod
-    def from_json(cls, text: str) -> "StoredConfig":
+    def from_json(cls, text: str) -> StoredConfig:
         data = json.loads(text)
         version = int(data.get("format", 1))
         if version > FORMAT_VERSION:

@@ -65,7 +65,7 @@ class VectorStore(ABC):
 
     @classmethod
     @abstractmethod
-    def load(cls, path: Path) -> tuple["VectorStore", dict[str, Any]]: ...
+    def load(cls, path: Path) -> tuple[VectorStore, dict[str, Any]]: ...
 
 
 def choose_kind(requested: str, ntotal: int, flat_max: int) -> str:
@@ -93,7 +93,7 @@ class FaissStore(VectorStore):
 
     # --- construction -------------------------------------------------------------------
     @classmethod
-    def empty(cls, kind: str, dims: int, hnsw_m: int = 32) -> "FaissStore":
+    def empty(cls, kind: str, dims: int, hnsw_m: int = 32) -> FaissStore:
         if kind == "flat":
             return cls(_factory(dims, "IDMap2,SQfp16"), kind, dims)
         if kind == "hnsw":
@@ -102,7 +102,7 @@ class FaissStore(VectorStore):
 
     @classmethod
     def build(cls, kind: str, dims: int, ids: np.ndarray, vectors: np.ndarray, *, lists: int | None = None,
-              hnsw_m: int = 32, seed: int = 0) -> "FaissStore":
+              hnsw_m: int = 32, seed: int = 0) -> FaissStore:
         """A store of `kind` holding `vectors` (an IVF is trained on a sample of them)."""
         if kind != "ivf":
             store = cls.empty(kind, dims, hnsw_m)
@@ -153,7 +153,9 @@ class FaissStore(VectorStore):
         self.index = rebuilt.index
         return int((~keep).sum())
 
-    def search(self, vectors: np.ndarray, k: int, nprobe: int = 32, ef_search: int = 128, **_: Any) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, vectors: np.ndarray, k: int, nprobe: int = 32, ef_search: int = 128, **_: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
         import faiss
 
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -179,7 +181,7 @@ class FaissStore(VectorStore):
             del writer  # flushes its buffer into fh
 
     @classmethod
-    def load(cls, path: Path) -> tuple["FaissStore", dict[str, Any]]:
+    def load(cls, path: Path) -> tuple[FaissStore, dict[str, Any]]:
         import faiss
 
         try:

@@ -1,8 +1,8 @@
 """Heatmaps of frame-to-frame similarity (time axes in mm:ss) and of N x N video matrices."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

@@ -1,7 +1,7 @@
 """Registry of named backbones: each maps uint8 RGB frames to a list of stage feature maps."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

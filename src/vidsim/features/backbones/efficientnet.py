@@ -60,7 +60,7 @@ class EfficientNetLite(Backbone):
 def _stage_ends(net) -> tuple[int, ...]:
     """Indices of the last block at each resolution from stride 4 on (the stage maps)."""
     ends = []
-    for idx, block in enumerate(net._blocks):
+    for idx, _block in enumerate(net._blocks):
         next_block = net._blocks[idx + 1] if idx + 1 < len(net._blocks) else None
         downsamples_next = next_block is None or max(_as_tuple(next_block._block_args.stride)) > 1
         if downsamples_next and idx > 0:

@@ -20,7 +20,8 @@ class DynamicProgramming(Aligner):
     threshold: float = 0.2
     step_penalty: float = 0.1
     max_gap: int = 2  # a path is cut where more than this many consecutive cells are below threshold
-    min_gain: float | None = None  # least path sum of (similarity - threshold); None: min_length * (min_score - threshold), at least 0
+    # least path sum of (similarity - threshold); None: min_length * (min_score - threshold), at least 0
+    min_gain: float | None = None
     max_tries: int = 32
 
     name = "dp"
