@@ -63,14 +63,14 @@ class ViSiL(nn.Module):
             features = load_features(path)
             self._check_features(features, path)
             return features
-        file_hash = content_hash(path) if cache is not None else None
-        if cache is not None:
-            cached = cache.get(file_hash, self.feature_key)
-            if cached is not None:
-                return cached
+        if cache is None:
+            return self.extractor.extract_video(path, self.config.decode, progress)
+        file_hash = content_hash(path)
+        cached = cache.get(file_hash, self.feature_key)
+        if cached is not None:
+            return cached
         features = self.extractor.extract_video(path, self.config.decode, progress)
-        if cache is not None:
-            cache.put(file_hash, features)
+        cache.put(file_hash, features)
         return features
 
     def _check_features(self, features: VideoFeatures, path: Path) -> None:

@@ -213,7 +213,7 @@ def _plan_split(split: str, sources: Sequence[str], held: Sequence[str], takes: 
     for st in STRENGTHS:
         for _ in range(cfg.chains_per_strength.get(split, 0)):
             combos.append((random_chain(rng, families=chainable), st))
-    rng.shuffle(combos)  # type: ignore[arg-type]
+    rng.shuffle(combos)
     ref_cycle = [refs[int(i)] for i in rng.permutation(len(refs))]
     for i, (fam, st) in enumerate(combos):
         ref = ref_cycle[i % len(ref_cycle)]

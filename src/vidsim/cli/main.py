@@ -200,7 +200,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from vidsim.evaluate.runner import run_evaluation
     from vidsim.store import FeatureCache
 
-    bars: dict[str, object] = {}
+    bars: dict[str, Any] = {}
 
     def progress(label: str, done: int, total: int) -> None:
         if args.quiet:

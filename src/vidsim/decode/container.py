@@ -70,7 +70,7 @@ def select_video_stream(container: av.container.InputContainer, name: str) -> av
         if not (int(s.disposition) & int(av.stream.Disposition.attached_pic))
     ]
     if not candidates:
-        held = sorted({s.type for s in container.streams if s.type != "video"})
+        held: list[str] = sorted({s.type for s in container.streams if s.type != "video"})
         if container.streams.video:
             held.append("a cover-art picture")
         what = ", ".join(held) if held else "no streams at all"

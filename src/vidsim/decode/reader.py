@@ -5,6 +5,7 @@ import os
 import warnings
 from collections.abc import Iterator
 
+import av
 import numpy as np
 
 from vidsim.config import DecodeConfig
@@ -59,13 +60,14 @@ def _generate(path, config: DecodeConfig, info: VideoInfo, strategy: str) -> Ite
         shaper: Shaper | None = None
         frames: list[np.ndarray] = []
         times: list[float] = []
-        last_frame = last_image = None
+        last_frame: av.VideoFrame | None = None
+        last_image: np.ndarray | None = None
         total = 0
         for t, frame in sampler:
             if shaper is None:
                 check_size(stream, name, config.max_pixels, frame.width, frame.height)
                 shaper = Shaper.for_frame(frame, config.resize, config.crop, stream.sample_aspect_ratio)
-            if frame is not last_frame:
+            if frame is not last_frame or last_image is None:
                 last_frame, last_image = frame, shaper(frame)
             frames.append(last_image)
             times.append(t)

@@ -78,6 +78,7 @@ class Sampler:
         self._no_seek = False
 
     def _end(self, cursor: _Cursor) -> float:
+        assert cursor.prev is not None  # called once a frame was decoded
         time, frame = cursor.prev
         return time + self.source.frame_duration(frame)
 
@@ -119,7 +120,7 @@ class Sampler:
 
     def _seek(self, cursor: _Cursor, t: float) -> _Cursor:
         """A cursor whose first frame is at or before t; falls back to decoding forward."""
-        fallback = cursor
+        fallback: _Cursor | None = cursor
         backoff = 0.0
         for _ in range(4):
             try:

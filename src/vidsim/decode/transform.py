@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any, cast
 
 import av
 import numpy as np
@@ -76,14 +77,16 @@ def _snap(values: np.ndarray) -> tuple[int, int, int, int] | None:
 def frame_orientation(frame: av.VideoFrame) -> Orientation:
     """The display orientation FFmpeg attached to a decoded frame (identity when none)."""
     try:
-        for side in frame.side_data:
+        side: Any
+        for side in cast(Any, frame.side_data):  # PyAV's stubs type the side data loosely
             kind = getattr(side.type, "name", str(side.type))
             if kind.upper() == _DISPLAYMATRIX:
                 raw = np.frombuffer(bytes(side), dtype=np.int32)
                 if raw.size >= 5:
                     values = raw[[0, 1, 3, 4]].astype(np.float64) / 65536.0
-                    if np.any(values != 0):
-                        return Orientation(*_snap(values))
+                    snapped = _snap(values) if np.any(values != 0) else None
+                    if snapped is not None:
+                        return Orientation(*snapped)
     except Exception:  # noqa: BLE001 - unreadable side data: fall back to the rotation angle
         pass
     try:

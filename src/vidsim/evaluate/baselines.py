@@ -91,7 +91,7 @@ def _import_videohash(method: str):
     from PIL import Image
 
     if not hasattr(Image, "ANTIALIAS"):
-        Image.ANTIALIAS = Image.LANCZOS
+        Image.ANTIALIAS = Image.LANCZOS  # type: ignore[attr-defined]
     return _import("videohash", "videohash", "videohash==3.0.1", method)
 
 

@@ -202,6 +202,11 @@ def _read_csv_rows(path: PathLike, required: Sequence[str]) -> list[tuple[int, d
         raise _unreadable(path, exc) from None
 
 
+def _frozen(matches: Mapping[str, Mapping[str, Sequence[Segment]]]) -> dict[str, dict[str, tuple[Segment, ...]]]:
+    """Segment lists collected while reading, as the tuples `GroundTruth` holds."""
+    return {q: {r: tuple(segs) for r, segs in m.items()} for q, m in matches.items()}
+
+
 def _row_segment(row: Mapping[str, str], path: PathLike, line: int, default_score: float) -> Segment | None:
     values = [row.get(c, "") for c in _SEGMENT_COLUMNS]
     if all(v == "" for v in values):
@@ -210,7 +215,8 @@ def _row_segment(row: Mapping[str, str], path: PathLike, line: int, default_scor
         raise ConfigError(f"{os.fspath(path)} row {line}: segment columns are partly empty")
     score = row.get("score", "")
     try:
-        return Segment(*map(float, values), score=float(score) if score != "" else default_score)
+        q0, q1, r0, r1 = map(float, values)
+        return Segment(q0, q1, r0, r1, score=float(score) if score != "" else default_score)
     except ValueError as exc:
         raise ConfigError(f"{os.fspath(path)} row {line}: {exc}") from None
 
@@ -230,7 +236,7 @@ def read_vsc_csv(path: PathLike, *, query_ids: Iterable[str] = (), ref_ids: Iter
         seg = _row_segment(row, path, i, 1.0)
         if seg is not None:
             segs.append(Segment(seg.query_start, seg.query_end, seg.ref_start, seg.ref_end))
-    return GroundTruth(matches=matches, query_ids=frozenset(query_ids), ref_ids=frozenset(ref_ids))
+    return GroundTruth(matches=_frozen(matches), query_ids=frozenset(query_ids), ref_ids=frozenset(ref_ids))
 
 
 def read_vsc_predictions(path: PathLike) -> dict[Pair, list[Segment]]:
@@ -263,7 +269,7 @@ def write_vsc_csv(
         items = [((q, r), segs) for q, m in data.matches.items() for r, segs in m.items()]
         include_score = False if include_score is None else include_score
     else:
-        items = [(tuple(k), tuple(v)) for k, v in data.items()]
+        items = [((k[0], k[1]), tuple(v)) for k, v in data.items()]
         include_score = True if include_score is None else include_score
     header = list(VSC_COLUMNS) + (["score"] if include_score else [])
     with open(path, "w", newline="", encoding="utf-8") as f:
@@ -418,7 +424,7 @@ def read_vcsl_labels(label_file: PathLike, pair_file: PathLike | None = None) ->
         segs = [_vcsl_box(b, label_file, key) for b in boxes]
         if segs:  # an empty label list means "no copy" in VCSL's evaluation (gt = [])
             matches.setdefault(q, {})[r] = segs
-    return GroundTruth(matches=matches, query_ids=frozenset(queries), ref_ids=frozenset(refs), pairs=pairs)
+    return GroundTruth(matches=_frozen(matches), query_ids=frozenset(queries), ref_ids=frozenset(refs), pairs=pairs)
 
 
 def read_vcsl_predictions(path: PathLike) -> dict[Pair, list[Segment]]:

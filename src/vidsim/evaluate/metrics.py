@@ -430,16 +430,16 @@ def segment_precision_recall_f(
                 for p in sorted(positives | set(preds))}
     precisions = [v.precision for v in per_pair.values() if v.n_predicted]
     recalls = [v.recall for v in per_pair.values() if v.n_true]
-    p = float(np.mean(precisions)) if precisions else float("nan")
-    r = float(np.mean(recalls)) if recalls else float("nan")
+    prec = float(np.mean(precisions)) if precisions else float("nan")
+    rec = float(np.mean(recalls)) if recalls else float("nan")
     n_pos = len(positives)
     n_neg = n_pairs - n_pos
     missed = sum(1 for v in per_pair.values() if v.n_true and not v.n_predicted)
     false_alarms = sum(1 for v in per_pair.values() if v.n_predicted and not v.n_true)
     return SegmentPRF(
-        precision=p,
-        recall=r,
-        f1=f_score(p, r),
+        precision=prec,
+        recall=rec,
+        f1=f_score(prec, rec),
         frr=missed / n_pos if n_pos else float("nan"),
         far=false_alarms / n_neg if n_neg else float("nan"),
         n_pairs=n_pairs,
@@ -460,7 +460,7 @@ def segment_macro_precision_recall(
     """
     ps, rs = [], []
     for pairs in query_sets.values():
-        vals = [result.per_pair.get(tuple(p), PairPR(1.0, 1.0, 0, 0)) for p in pairs]
+        vals = [result.per_pair.get((p[0], p[1]), PairPR(1.0, 1.0, 0, 0)) for p in pairs]
         if not vals:
             continue
         ps.append(np.mean([v.precision for v in vals]))

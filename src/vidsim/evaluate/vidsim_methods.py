@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from vidsim.config import FeatureConfig, SimilarityConfig, VidsimConfig
+from vidsim.config import Device, FeatureConfig, Precision, SimilarityConfig, VidsimConfig
 from vidsim.evaluate.methods import Method, register_method
 from vidsim.similarity.align import DEFAULT_METHOD as DEFAULT_ALIGNMENT
 from vidsim.similarity.align import make_aligner
 from vidsim.similarity.segments import Segment
-from vidsim.store import FeatureCache
+from vidsim.store import FEATURE_SUFFIX, FeatureCache
 
 
 class _FeatureMethod(Method):
@@ -31,7 +31,7 @@ class _FeatureMethod(Method):
 
     def __init__(self, name: str, backbone: str | None = None, weights: str | None = None,
                  whitening: str | None = "auto", dims: int | None = None, head_weights: str | None = None,
-                 symmetric: bool = False, precision: str = "fp32", device: str = "cpu",
+                 symmetric: bool = False, precision: Precision = "fp32", device: Device = "cpu",
                  cache: FeatureCache | None = None, config: VidsimConfig | None = None):
         from vidsim.model import ViSiL
 
@@ -110,8 +110,11 @@ class VidsimVisilMethod(VidsimMethod):
         from vidsim.fsutil import safetensors_metadata
         from vidsim.similarity.head import head_weights_file
 
-        path = head_weights_file(self.model.config.similarity.head_weights)
-        version = safetensors_metadata(path).get("version", "") if path.suffix == ".safetensors" else ""
+        head_weights = self.model.config.similarity.head_weights
+        if head_weights is None:
+            return {**super().describe(), "head_version": ""}
+        path = head_weights_file(head_weights)
+        version = safetensors_metadata(path).get("version", "") if path.suffix == FEATURE_SUFFIX else ""
         return {**super().describe(), "head_version": version}
 
 

@@ -129,7 +129,7 @@ class FeatureExtractor(nn.Module):
             # here, since unfused bf16 batch norms cost about 15% of the backbone's time).
             # Pooling, normalisation and whitening stay in fp32.
             self.backbone = fold_batchnorms(self.backbone)
-            self.backbone.to(dtype=torch.bfloat16, memory_format=torch.channels_last)
+            self.backbone.to(dtype=torch.bfloat16, memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     @property
     def dims(self) -> int:

@@ -18,6 +18,11 @@ EPS = 1e-7  # the official regulariser of the eigenvalues
 class PCAWhitening(nn.Module):
     """Holds mean [D] and the projection DVt [D, K]; K <= D kept components, largest first."""
 
+    mean: torch.Tensor
+    DVt: torch.Tensor
+    d: torch.Tensor
+    V: torch.Tensor
+
     def __init__(self, mean: torch.Tensor, V: torch.Tensor, d: torch.Tensor, dims: int | None = None):
         super().__init__()
         mean, V, d = (torch.as_tensor(np.asarray(a), dtype=torch.float32) for a in (mean, V, d))

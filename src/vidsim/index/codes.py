@@ -197,8 +197,8 @@ class BinaryCodec(Codec):
     def decode(self, arrays):
         d = int(arrays["dims"][0])
         if self.bits is None:
-            bits = np.unpackbits(arrays["codes"], axis=-1, count=d).astype(np.float32)
-            return (bits * 2.0 - 1.0) / np.float32(np.sqrt(d))
+            signs = np.unpackbits(arrays["codes"], axis=-1, count=d).astype(np.float32)
+            return (signs * 2.0 - 1.0) / np.float32(np.sqrt(d))
         weights, offset = _decoding(self.bits, d, self.seed)
         bits = np.unpackbits(arrays["codes"], axis=-1, count=self.bits)
         shape = bits.shape[:-1]

@@ -164,7 +164,8 @@ class FaissStore(VectorStore):
         if self.kind == "ivf":
             faiss.extract_index_ivf(self.index).nprobe = nprobe
         elif self.kind == "hnsw":
-            faiss.downcast_index(self.index.index).hnsw.efSearch = max(ef_search, k)
+            # faiss's stubs leave out what downcast_index returns and the callback IO classes
+            faiss.downcast_index(self.index.index).hnsw.efSearch = max(ef_search, k)  # type: ignore[attr-defined]
         scores, ids = self.index.search(vectors, k)
         return scores, ids.astype(np.int64, copy=False)
 
@@ -176,7 +177,7 @@ class FaissStore(VectorStore):
         blob = json.dumps(header, sort_keys=True).encode()
         with atomic_open(path, "wb", durable=True) as fh:
             fh.write(MAGIC + struct.pack("<I", len(blob)) + blob)
-            writer = faiss.PyCallbackIOWriter(fh.write)
+            writer = faiss.PyCallbackIOWriter(fh.write)  # type: ignore[attr-defined]
             faiss.write_index(self.index, writer)
             del writer  # flushes its buffer into fh
 
@@ -190,7 +191,7 @@ class FaissStore(VectorStore):
                     raise VidsimError(f"{path}: not a vidsim vector snapshot")
                 (length,) = struct.unpack("<I", fh.read(4))
                 header = json.loads(fh.read(length))
-                index = faiss.read_index(faiss.PyCallbackIOReader(fh.read))
+                index = faiss.read_index(faiss.PyCallbackIOReader(fh.read))  # type: ignore[attr-defined]
         except FileNotFoundError:
             raise
         except (OSError, ValueError, RuntimeError, struct.error) as exc:

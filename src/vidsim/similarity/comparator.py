@@ -18,6 +18,7 @@ class VideoComparator(nn.Module):
         self.fconv = nn.Conv2d(128, 1, 1)
         for conv in (self.conv1, self.conv2, self.conv3, self.fconv):
             nn.init.xavier_uniform_(conv.weight)
+            assert conv.bias is not None  # built with bias=True
             nn.init.zeros_(conv.bias)
 
     def forward(self, sim: torch.Tensor) -> torch.Tensor:

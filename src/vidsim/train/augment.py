@@ -118,7 +118,7 @@ def plan_clips(spans: Sequence[Span], recipe: TrainRecipe) -> list[ClipPlan]:
                 host_start = host.start
             plans.append(ClipPlan(f"s{si:03d}-v{v:03d}", "chain", span, chain, strength, round(span.start + phase, 3),
                                   span.end, fps, int(rng.integers(2**62)), host, host_start,
-                                  max_size=tuple(recipe.max_size)))
+                                  max_size=(recipe.max_size[0], recipe.max_size[1])))
         for k in range(recipe.splices if hosts else 0):
             rng = np.random.default_rng([recipe.seed, TRAIN_TAG, si, 10_000 + k])
             length = float(min(rng.uniform(3.0, 8.0), span.seconds))
@@ -133,7 +133,7 @@ def plan_clips(spans: Sequence[Span], recipe: TrainRecipe) -> list[ClipPlan]:
             plans.append(ClipPlan(f"s{si:03d}-p{k:03d}", "splice", span, chain, strength, round(start, 3),
                                   round(start + length, 3), fps, int(rng.integers(2**62)), host,
                                   round(host_start, 3), round(before * scale, 3), round(after * scale, 3),
-                                  max_size=tuple(recipe.max_size)))
+                                  max_size=(recipe.max_size[0], recipe.max_size[1])))
     return plans
 
 

@@ -91,6 +91,7 @@ def _labelled_rows(job: TrainJob, raw_model, eval_key: str | None, cache, progre
     from vidsim.store import load_features
     from vidsim.train.csvdata import read_training_csv
 
+    assert job.csv is not None  # called for CSV jobs only
     data = read_training_csv(job.csv)
     rows = []
     for i, path in enumerate(data.videos):
@@ -160,6 +161,7 @@ def run_training(job: TrainJob, progress: ProgressFn | None = None, on_step: Ste
     feature_key = extractor.feature_key(job.decode)
 
     bank = FeatureBank(rows, whiten=extractor.whitening)  # None: no whitening
+    triplets: LabelledTriplets | SelfSupervisedTriplets
     if job.csv is not None:
         triplets = LabelledTriplets(bank, data.items, recipe)
     else:

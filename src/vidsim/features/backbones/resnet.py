@@ -57,6 +57,9 @@ class ResNet50(Backbone):
 
     channels = (256, 512, 1024, 2048)
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, num_classes: int = 1000):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
