@@ -28,6 +28,10 @@ __all__ = [
 Device = Literal["cpu", "cuda"]
 DecodeStrategy = Literal["auto", "decode", "seek"]  # how frames are reached (decode/strategy.py)
 Precision = Literal["fp32", "bf16"]
+# An index's storage choices (vidsim.index.config), here so that the CLI can list them without importing the index.
+CodesKind = Literal["float32", "float16", "int8", "int4", "binary"]
+ProjectionKind = Literal["orthogonal", "none"]
+VectorKind = Literal["auto", "flat", "ivf", "hnsw"]
 # Fields that change how fast features are made, not their values: left out of the feature key.
 VOLATILE_DECODE_FIELDS = ("batch_size", "strategy", "threads", "max_pixels")
 VOLATILE_FEATURE_FIELDS = ("batch_size",)
@@ -80,6 +84,9 @@ class SimilarityConfig:
     symmetric: bool = False
     chunk_frames: int = 2048  # targets longer than this are scored in chunks (official protocol)
 
+    def __post_init__(self) -> None:
+        check_choices(self)
+
 
 @dataclass(frozen=True)
 class VidsimConfig:
@@ -88,7 +95,6 @@ class VidsimConfig:
     similarity: SimilarityConfig = field(default_factory=SimilarityConfig)
 
     def __post_init__(self) -> None:
-        check_choices(self.similarity)  # SimilarityConfig's Literal fields, checked here
         # "auto" becomes the packaged head's versioned name, so that every saved config (index
         # config.json, evaluation reports) records which head weights made its scores.
         resolved = resolve_head_weights(self.similarity.head_weights, self.features.backbone)

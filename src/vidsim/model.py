@@ -19,6 +19,7 @@ from torch import nn
 
 from vidsim.config import VidsimConfig
 from vidsim.features import FeatureExtractor, VideoFeatures
+from vidsim.features.types import feature_key_matches
 from vidsim.similarity import ViSiLHead
 from vidsim.store import FEATURE_SUFFIX, FeatureCache, content_hash, load_features
 
@@ -76,7 +77,7 @@ class ViSiL(nn.Module):
     def _check_features(self, features: VideoFeatures, path: Path) -> None:
         from vidsim.errors import ConfigMismatchError
 
-        if features.feature_key and features.feature_key != self.feature_key:
+        if not feature_key_matches(features, self.feature_key):
             raise ConfigMismatchError(
                 f"{path}: features were made with another configuration ({features.feature_key}, "
                 f"this model is {self.feature_key}); extract them again with the same options"

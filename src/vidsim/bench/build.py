@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vidsim.errors import ConfigError
+
 from .clips import TransformPlan
 from .config import FULL, SMALL, BuildConfig
 from .families import FAMILIES
@@ -134,7 +136,7 @@ def build_benchmark(
     cfg = config or (SMALL if small else FULL)
     unknown = [f for f in cfg.families if f not in FAMILIES]
     if unknown:
-        raise ValueError(f"unknown families {unknown}")
+        raise ConfigError(f"unknown families {unknown}")
     dev, test, held = split_sources(small, sources_dev, sources_test, held_out)
     corpus = {k: Path(v) for k, v in corpus.items()}
     assignment = assign_sources(dev, test, held, negative_takes, corpus)

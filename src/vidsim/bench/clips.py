@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from vidsim.decode import probe
+from vidsim.errors import ConfigError
 
 from .encoders import DEFAULT_ENCODER, REFERENCE_ENCODER, Encoder
 from .families import FAMILIES, FPS_TARGET, SPLICE_FAMILIES, STRENGTHS, Step, plan_steps
@@ -100,9 +101,9 @@ def frames_for(length: float, fps: Fraction | float) -> int:
 
 def _check(strength: str, start: float, end: float) -> None:
     if strength not in STRENGTHS:
-        raise ValueError(f"strength must be one of {STRENGTHS}, got {strength!r}")
+        raise ConfigError(f"strength must be one of {STRENGTHS}, got {strength!r}")
     if not end > start >= 0:
-        raise ValueError(f"need 0 <= start < end, got [{start}, {end}]")
+        raise ConfigError(f"need 0 <= start < end, got [{start}, {end}]")
 
 
 def _params(steps: Sequence[Step], fps: Fraction, encoder: Encoder) -> dict[str, Any]:
@@ -124,7 +125,7 @@ def plan_chain(chain: Sequence[str], src: str | Path, start: float, end: float, 
     chain = tuple(chain)
     unknown = [n for n in chain if n not in FAMILIES]
     if unknown:
-        raise ValueError(f"unknown transform(s) {unknown}; known: {sorted(FAMILIES)}")
+        raise ConfigError(f"unknown transform(s) {unknown}; known: {sorted(FAMILIES)}")
     _check(strength, start, end)
     info = ctx.get("info") or probe(src)
     fps = Fraction(FPS_TARGET[strength]) if "fps" in chain else Fraction(ctx.get("fps") or output_rate(info.fps))
@@ -156,10 +157,10 @@ def plan_splice(src: str | Path, start: float, end: float, *, host: str | Path, 
     chain = tuple(chain)
     bad = [n for n in chain if n not in SPLICE_FAMILIES]
     if bad:
-        raise ValueError(f"splice chain may hold only pixel/geometry/overlay families, not {bad}")
+        raise ConfigError(f"splice chain may hold only pixel/geometry/overlay families, not {bad}")
     _check(strength, start, end)
     if before < 0 or after < 0:
-        raise ValueError("before and after must be >= 0")
+        raise ConfigError("before and after must be >= 0")
     info, hinfo = ctx.get("info") or probe(src), ctx.get("host_info") or probe(host)
     fps = Fraction(ctx.get("fps") or output_rate(info.fps))
     work = fit_size(info.width, info.height, ctx.get("max_size", MAX_SIZE))

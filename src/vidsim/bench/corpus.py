@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from vidsim.errors import ConfigError
 from vidsim.fsutil import sha256_file
 
 from .packages import (
@@ -185,7 +186,7 @@ def _select(clips: Sequence[CorpusClip], only: Iterable[str] | None) -> list[Cor
     wanted = list(dict.fromkeys(only))
     unknown = [n for n in wanted if n not in by_name]
     if unknown:
-        raise ValueError(f"unknown corpus clip(s) {unknown}; known: {sorted(by_name)}")
+        raise ConfigError(f"unknown corpus clip(s) {unknown}; known: {sorted(by_name)}")
     return [by_name[n] for n in wanted]
 
 

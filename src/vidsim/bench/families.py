@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from vidsim.decode import probe
+from vidsim.errors import ConfigError
 
 from .encoders import Encoder
 from .sizing import MAX_SIZE, even, fit_size
@@ -192,7 +193,7 @@ def _logo(strength: str, rng: np.random.Generator, size: tuple[int, int], ctx: M
 def _pip(strength: str, rng: np.random.Generator, size: tuple[int, int], ctx: Mapping[str, Any]) -> Step:
     host = ctx.get("host")
     if host is None:
-        raise ValueError("pip needs host=<path of the clip to put the copy in>")
+        raise ConfigError("pip needs host=<path of the clip to put the copy in>")
     hinfo = ctx.get("host_info") or probe(host)
     canvas = fit_size(hinfo.width, hinfo.height, ctx.get("max_size", MAX_SIZE))
     host_start = float(ctx.get("host_start", 0.0))

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from vidsim.decode import VideoInfo, probe
+from vidsim.errors import ConfigError
 
 from .clips import TransformPlan, plan_chain, plan_cut, plan_splice
 from .config import BuildConfig
@@ -194,7 +195,7 @@ def _plan_split(split: str, sources: Sequence[str], held: Sequence[str], takes: 
         order += [(s, per_source[s][i]) for s in sources if i < len(per_source[s])]
     refs = [Ref(f"R{code}{i + 1:04d}", split, s, a, b) for i, (s, (a, b)) in enumerate(order)]
     if not refs:
-        raise ValueError(f"{split}: no source is long enough for a {cfg.ref_length[0]} s reference")
+        raise ConfigError(f"{split}: no source is long enough for a {cfg.ref_length[0]} s reference")
 
     queries: list[Query] = []
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from vidsim.errors import ConfigError
+
 __all__ = [
     "SPLITS", "SOURCES_DEV", "SOURCES_TEST", "HELD_OUT", "NEGATIVE_TAKES", "SMALL_SOURCES_DEV",
     "SMALL_SOURCES_TEST", "SMALL_HELD_OUT", "Assignment", "split_sources", "assign_sources", "needed_clips",
@@ -61,15 +63,15 @@ def assign_sources(sources_dev: Sequence[str], sources_test: Sequence[str], held
     by_split = {"dev": tuple(sources_dev), "test": tuple(sources_test)}
     overlap = set(by_split["dev"]) & set(by_split["test"])
     if overlap:
-        raise ValueError(f"sources in both splits: {sorted(overlap)}")
+        raise ConfigError(f"sources in both splits: {sorted(overlap)}")
     held = {s: tuple(held_out.get(s, ())) for s in SPLITS}
     refs_all = set(by_split["dev"]) | set(by_split["test"])
     bad = refs_all & (set(held["dev"]) | set(held["test"]))
     if bad:
-        raise ValueError(f"held-out sources also give references: {sorted(bad)}")
+        raise ConfigError(f"held-out sources also give references: {sorted(bad)}")
     takes = {s: tuple(t for t, of in negative_takes.items() if of in by_split[s] and t in corpus) for s in SPLITS}
     out = {s: {"sources": by_split[s], "held_out": held[s], "takes": takes[s]} for s in SPLITS}
     missing = sorted({n for v in out.values() for names in v.values() for n in names} - set(corpus))
     if missing:
-        raise ValueError(f"clips missing from the corpus: {missing}")
+        raise ConfigError(f"clips missing from the corpus: {missing}")
     return out

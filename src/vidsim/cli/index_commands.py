@@ -8,8 +8,9 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
+from vidsim.config import CodesKind, VectorKind
 from vidsim.errors import VideoError, VidsimError
 from vidsim.units import format_bytes, format_mmss
 
@@ -41,12 +42,12 @@ def register(sub: Any, model_options: Callable[[argparse.ArgumentParser], None],
     p.add_argument("paths", nargs="+")
     _index_option(p)
     group = p.add_argument_group("index storage (fixed when the index is created)")
-    group.add_argument("--codes", choices=["float32", "float16", "int8", "int4", "binary"],
+    group.add_argument("--codes", choices=get_args(CodesKind),
                        help="region features kept for re-ranking (default: binary, 512 sign bits of a seeded "
                             "random orthogonal projection per region: 576 bytes per frame)")
     group.add_argument("--code-dims", type=int, help="keep this many leading whitened dims in the codes (default: all)")
     group.add_argument("--code-bits", type=int, help="binary codes: sign bits per region (default: 512)")
-    group.add_argument("--vectors", choices=["auto", "flat", "ivf", "hnsw"],
+    group.add_argument("--vectors", choices=get_args(VectorKind),
                        help="frame-vector search: flat (exact), ivf, hnsw, or auto (flat, then ivf past 100k frames)")
     with_model_options(p)
     p.set_defaults(func=cmd_index_add)

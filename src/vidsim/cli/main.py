@@ -8,10 +8,10 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from vidsim import __version__
-from vidsim.config import DecodeConfig, FeatureConfig, VidsimConfig, with_overrides
+from vidsim.config import DecodeConfig, FeatureConfig, Precision, VidsimConfig, with_overrides
 from vidsim.errors import VideoError, VidsimError
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2
@@ -45,7 +45,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--head-weights", help="learned ViSiL head state_dict: switches to the 'visil' mode")
     group.add_argument("--symmetric", action="store_true", default=None,
                        help="symmetric Chamfer (frame and video level)")
-    group.add_argument("--precision", choices=["fp32", "bf16"],
+    group.add_argument("--precision", choices=get_args(Precision),
                        help=f"network precision (default: {FeatureConfig.precision})")
     group.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     group.add_argument("--fps", type=float, help=f"sampled frames per second (default: {DecodeConfig.fps})")

@@ -5,6 +5,7 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
+from typing import get_args
 
 EXIT_OK = 0
 # recipe fields that have their own option (the rest: --set NAME=VALUE)
@@ -14,7 +15,7 @@ _RECIPE_OPTIONS = ("seed", "epochs", "triplets_per_epoch", "batch_size", "lr", "
 
 def register(sub) -> None:
     """Add the `train` command to the `vidsim` subcommands."""
-    from vidsim.config import DecodeConfig, FeatureConfig
+    from vidsim.config import DecodeConfig, FeatureConfig, Precision
 
     p = sub.add_parser(
         "train", help="train the ViSiL head (attention + video comparator) on videos or labelled pairs",
@@ -50,7 +51,7 @@ def register(sub) -> None:
     group.add_argument("--whitening", default="auto",
                        help="auto (packaged), none, fit (fit on the training videos, saved as whitening.npz), or a file")
     group.add_argument("--dims", type=int, help="whitened dimensions kept (fit: default 256)")
-    group.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    group.add_argument("--precision", choices=get_args(Precision), default=FeatureConfig.precision)
     group.add_argument("--fps", type=float, default=DecodeConfig.fps, help="sampled frames per second (default: %(default)s)")
     group.add_argument("--cache-dir", help="feature cache directory (default: the user cache dir)")
     group.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

@@ -9,7 +9,7 @@ import av
 import numpy as np
 
 from vidsim.config import DecodeConfig
-from vidsim.errors import NoFramesError, TruncatedVideoWarning
+from vidsim.errors import ConfigError, NoFramesError, TruncatedVideoWarning
 
 from .container import check_size, container_duration, open_video, stream_duration
 from .probing import probe_file
@@ -41,9 +41,9 @@ def iter_frames(path: str | os.PathLike, config: DecodeConfig = DecodeConfig()) 
     damage and warns with TruncatedVideoWarning.
     """
     if not config.fps > 0:
-        raise ValueError(f"DecodeConfig.fps must be positive, got {config.fps}")
+        raise ConfigError(f"DecodeConfig.fps must be positive, got {config.fps}")
     if config.batch_size < 1:
-        raise ValueError(f"DecodeConfig.batch_size must be >= 1, got {config.batch_size}")
+        raise ConfigError(f"DecodeConfig.batch_size must be >= 1, got {config.batch_size}")
     info, scan = probe_file(path, max_pixels=config.max_pixels)
     strategy = choose_strategy(info, config.fps, config.strategy, config.threads, scan.container_format)
     return _generate(path, config, info, strategy)

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 
 import av
 
+from vidsim.errors import ConfigError
+
 from .source import FrameSource
 
 EPS = 1e-4  # seconds; absorbs time bases that round frame times (Matroska's 1 ms, ...)
@@ -64,9 +66,9 @@ class Sampler:
 
     def __init__(self, source: FrameSource, fps: float, strategy: str, seek_gap: float | None = None):
         if not fps > 0:
-            raise ValueError(f"fps must be positive, got {fps}")
+            raise ConfigError(f"fps must be positive, got {fps}")
         if strategy not in ("decode", "seek"):
-            raise ValueError(f"strategy must be 'decode' or 'seek', got {strategy!r}")
+            raise ConfigError(f"strategy must be 'decode' or 'seek', got {strategy!r}")
         self.source = source
         self.fps = float(fps)
         self.strategy = strategy

@@ -14,9 +14,18 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
-from vidsim.config import VOLATILE_DECODE_FIELDS, VOLATILE_FEATURE_FIELDS, Overrides, VidsimConfig, check_choices
+from vidsim.config import (
+    VOLATILE_DECODE_FIELDS,
+    VOLATILE_FEATURE_FIELDS,
+    CodesKind,
+    Overrides,
+    ProjectionKind,
+    VectorKind,
+    VidsimConfig,
+    check_choices,
+)
 from vidsim.errors import ConfigError, ConfigMismatchError, VidsimError
 from vidsim.index.layout import CONFIG_FILE
 
@@ -24,9 +33,6 @@ if TYPE_CHECKING:
     from vidsim.features.types import VideoFeatures
     from vidsim.model import ViSiL
 
-CodesKind = Literal["float32", "float16", "int8", "int4", "binary"]
-ProjectionKind = Literal["orthogonal", "none"]
-VectorKind = Literal["auto", "flat", "ivf", "hnsw"]
 FORMAT_VERSION = 2
 CODES: tuple[str, ...] = get_args(CodesKind)
 

@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from vidsim.errors import ConfigError
 from vidsim.features.types import VideoFeatures
 from vidsim.fsutil import atomic_open
 from vidsim.train.augment import ClipPlan, ClipRecord, Span, label_frames, make_clip, plan_clips
@@ -73,7 +74,7 @@ class FeatureBank:
                                           frozenset(int(e) for e in row.excluded)))
             start += len(x)
         if not parts:
-            raise ValueError("no training videos")
+            raise ConfigError("no training videos")
         self.regions = torch.cat(parts)
         self.sources = np.concatenate([v.sources for v in self.videos])
         self.times = np.concatenate([v.times for v in self.videos])

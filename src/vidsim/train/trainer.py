@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from vidsim.errors import VidsimError
+from vidsim.errors import ConfigError, VidsimError
 from vidsim.fsutil import atomic_path
 from vidsim.similarity.head import ViSiLHead
 from vidsim.train.data import FeatureBank
@@ -98,7 +98,7 @@ class Trainer:
             return r.lr
         if r.lr_schedule == "cosine":
             return r.lr * 0.5 * (1.0 + math.cos(math.pi * min(step, r.total_steps) / max(1, r.total_steps)))
-        raise ValueError(f"unknown lr_schedule {r.lr_schedule!r}: cosine or constant")
+        raise ConfigError(f"unknown lr_schedule {r.lr_schedule!r}: cosine or constant")
 
     def fit(self, until: int | None = None, on_step: StepCallback | None = None) -> None:
         """Train up to step `until` (default: the recipe's total), checkpointing as it goes."""
