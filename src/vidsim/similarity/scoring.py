@@ -11,17 +11,26 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from itertools import pairwise
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
 import torch
 
 from vidsim.similarity.chamfer import chamfer_score
 
-if TYPE_CHECKING:
-    from vidsim.similarity.head import ViSiLHead
-
 MIN_FRAMES = 4  # the comparator pools twice; shorter videos are repeated to 4 frames (official)
 COMPARATOR_CELLS = 1 << 21  # f2f cells run through the comparator in one batch (bounds its activations)
+
+
+class ScoringHead(Protocol):
+    """What scoring needs of a head (`ViSiLHead` is one): its kind, symmetry, chunking, comparator."""
+
+    @property
+    def learned(self) -> bool: ...
+
+    symmetric: bool
+    chunk_frames: int
+
+    def comparator_output(self, f2f: torch.Tensor) -> torch.Tensor: ...
 
 
 class VideoScores(NamedTuple):
@@ -32,7 +41,7 @@ class VideoScores(NamedTuple):
     comparator_maps: list[torch.Tensor]
 
 
-def video_scores(head: ViSiLHead, f2f: torch.Tensor | Sequence[torch.Tensor]) -> VideoScores:
+def video_scores(head: ScoringHead, f2f: torch.Tensor | Sequence[torch.Tensor]) -> VideoScores:
     """The head's video score of each f2f map: a [N, P, Q] tensor or N maps [P_i, Q_i] of any shapes.
 
     Differentiable (training calls it with gradients on). Chunks of equal shape go through the
@@ -84,7 +93,7 @@ def _chunk_bounds(frames: int, chunk_frames: int) -> list[tuple[int, int]]:
     return list(pairwise(bounds))
 
 
-def _comparator_outputs(head: ViSiLHead, chunks: list[torch.Tensor]) -> list[torch.Tensor]:
+def _comparator_outputs(head: ScoringHead, chunks: list[torch.Tensor]) -> list[torch.Tensor]:
     """The comparator's output of each chunk, in order; equal shapes run as one batch."""
     groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
     for k, chunk in enumerate(chunks):
