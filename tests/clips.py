@@ -143,6 +143,35 @@ def garbage_payload(src: Path, dst: Path) -> Path:
     return dst
 
 
+def flipped_bytes(src: Path, dst: Path, count: int = 100, seed: int = 5) -> Path:
+    """Copy an MP4 with `count` bytes of its media data (mdat) inverted: it opens and decodes,
+    the decoder conceals the damage (FFmpeg logs errors)."""
+    data = bytearray(src.read_bytes())
+    start, stop = _box(data, b"mdat")
+    picks = np.random.default_rng(seed).choice(np.arange(start + 64, stop - 64), count, replace=False)
+    for i in picks:
+        data[i] ^= 0xFF
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+def _box(data: bytearray, wanted: bytes) -> tuple[int, int]:
+    """[start, stop) of the payload of the first top-level MP4 box of type `wanted`."""
+    pos = 0
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos : pos + 4], "big")
+        header = 8
+        if size == 1:
+            size = int.from_bytes(data[pos + 8 : pos + 16], "big")
+            header = 16
+        if size < header:
+            break
+        if bytes(data[pos + 4 : pos + 8]) == wanted:
+            return pos + header, pos + size
+        pos += size
+    raise AssertionError(f"no {wanted!r} box")
+
+
 def header_only(path: Path) -> Path:
     """A Matroska file whose video stream never received a packet."""
     with av.open(str(path), "w") as container:

@@ -41,6 +41,15 @@ class TruncatedVideoWarning(UserWarning):
     """Decoding stopped early at damaged data; the frames before the damage were kept."""
 
 
+class DecodeErrorWarning(UserWarning):
+    """FFmpeg reported errors while decoding a video (damaged data, concealed by the decoder):
+    the frames were kept as decoded and may look damaged."""
+
+
+class CacheWriteWarning(UserWarning):
+    """A feature cache entry could not be written (disk full, read-only): the work goes on uncached."""
+
+
 class ModelError(VidsimError):
     """A backbone, whitening or head cannot be built or loaded (unknown name, bad weights file)."""
 
@@ -57,3 +66,13 @@ class ConfigMismatchError(VidsimError):
 
 class IndexBusyError(VidsimError):
     """Another process is writing to the index (adding or removing videos) right now."""
+
+
+class IndexWriteError(VidsimError):
+    """Writing to an index failed (disk full, read-only file system, permission denied); what
+    had committed is kept, and running the same command again resumes."""
+
+    def __init__(self, message: str, path: str | os.PathLike, cause: str):
+        self.path = os.fspath(path)  # the file being written
+        self.cause = cause  # e.g. "No space left on device (ENOSPC)"
+        super().__init__(message)

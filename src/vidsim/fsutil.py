@@ -1,14 +1,19 @@
-"""File helpers: atomic writes, content hashes and safetensors metadata.
+"""File helpers: atomic writes, content hashes, safetensors metadata, why a write failed.
 
-Atomic writes: a reader (or a crash) never sees a half-written file. Every on-disk artefact
-is written to a temporary name in its own directory and renamed into place; `durable=True`
-also fsyncs the file before and the directory after the rename, for the index, whose catalog
-must never point at a file that a power cut could lose.
+Atomic writes: a reader (or a crash) never sees a half-written file. Every on-disk artefact is
+written to a temporary name in its own directory and renamed into place; `durable=True` also
+fsyncs the file before and the directory after the rename, for the index, whose catalog must
+never point at a file that a power cut could lose. The file gets the permissions a newly created
+file would get (0666 minus the umask), not the temporary file's 0600, so that a shared index
+stays readable by the accounts the umask lets in.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +32,8 @@ def atomic_path(path: str | os.PathLike, durable: bool = False) -> Iterator[Path
     os.close(fd)
     try:
         yield Path(tmp)
+        # mkstemp makes it 0600, and so do some writers that replace it (safetensors)
+        os.chmod(tmp, 0o666 & ~current_umask())
         if durable:
             _fsync(tmp, os.O_RDONLY)
         os.replace(tmp, path)
@@ -43,6 +50,20 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", durable: bool = False
     with atomic_path(path, durable) as tmp:
         with open(tmp, mode, **kwargs) as fh:
             yield fh
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux tells (/proc), else set and restored."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def fsync_dir(path: str | os.PathLike) -> None:
@@ -81,3 +102,54 @@ def safetensors_metadata(path: str | os.PathLike) -> dict[str, str]:
             return dict(fh.metadata() or {})
     except SafetensorError as exc:
         raise ValueError(f"not a safetensors file ({exc})") from exc
+
+
+_OS_ERROR_CODE = re.compile(r"os error (\d+)|code: (\d+)")  # how safetensors (Rust) reports an OS error
+
+
+def write_error_cause(exc: BaseException, where: str | os.PathLike | None = None) -> str | None:
+    """Why a write failed, e.g. "No space left on device (ENOSPC)", when `exc` is a failed write
+    (OSError, SQLite's disk-full or read-only errors, safetensors' I/O errors); None otherwise.
+
+    SQLite's I/O errors do not say why; the file system holding `where` is then asked (read-only,
+    full, or not writable by this user)."""
+    if isinstance(exc, OSError) and exc.errno:
+        return _errno_text(exc.errno)
+    if type(exc).__name__ == "SafetensorError":
+        match = _OS_ERROR_CODE.search(str(exc))
+        return _errno_text(int(match.group(1) or match.group(2))) if match else None
+    import sqlite3
+
+    if not isinstance(exc, sqlite3.OperationalError):
+        return None
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name == "SQLITE_FULL" or "disk is full" in str(exc):
+        return _errno_text(errno.ENOSPC)
+    if not (name.startswith(("SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN")) or "readonly" in str(exc)):
+        return None
+    code = filesystem_write_problem(where) if where is not None else None
+    return _errno_text(code) if code else f"{exc} ({name or 'SQLite'})"
+
+
+def filesystem_write_problem(path: str | os.PathLike) -> int | None:
+    """EROFS, ENOSPC or EACCES when the file system holding `path` (or its nearest existing
+    parent) cannot take a write for that reason; None when nothing is visibly wrong."""
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    try:
+        vfs = os.statvfs(probe)
+    except OSError:
+        return None
+    if vfs.f_flag & os.ST_RDONLY:
+        return errno.EROFS
+    if vfs.f_bavail == 0 or (vfs.f_files and vfs.f_favail == 0):
+        return errno.ENOSPC
+    directory = probe if stat.S_ISDIR(os.stat(probe).st_mode) else os.path.dirname(probe)
+    if not os.access(directory, os.W_OK):
+        return errno.EACCES
+    return None
+
+
+def _errno_text(code: int) -> str:
+    return f"{os.strerror(code)} ({errno.errorcode.get(code, code)})"

@@ -71,7 +71,7 @@ class ViSiL(nn.Module):
         if cached is not None:
             return cached
         features = self.extractor.extract_video(path, self.config.decode, progress)
-        cache.put(file_hash, features)
+        _cache_put(cache, file_hash, features)
         return features
 
     def _check_features(self, features: VideoFeatures, path: Path) -> None:
@@ -106,6 +106,23 @@ class ViSiL(nn.Module):
     def calculate_video_similarity(self, query: FeaturesLike, target: FeaturesLike) -> torch.Tensor:
         """Video-to-video similarity (a 0-d tensor), chunked over long targets."""
         return self.head(self.prepare(query), self.prepare(target))
+
+
+def _cache_put(cache: FeatureCache, file_hash: str, features: VideoFeatures) -> None:
+    """Store features in the cache; a cache that cannot be written (disk full, read-only) only warns."""
+    import warnings
+
+    from vidsim.errors import CacheWriteWarning
+    from vidsim.fsutil import write_error_cause
+
+    try:
+        cache.put(file_hash, features)
+    except Exception as exc:  # only failed writes are tolerated
+        cause = write_error_cause(exc, cache.root)
+        if cause is None:
+            raise
+        warnings.warn(f"{cache.entry(file_hash, features.feature_key)}: cannot write the feature cache entry "
+                      f"({cause}); going on without it", CacheWriteWarning, stacklevel=3)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import clips
 from vidsim.config import DecodeConfig
 from vidsim.decode import iter_frames, load_video, probe
 from vidsim.errors import (
+    DecodeErrorWarning,
     NoFramesError,
     NotAVideoError,
     NoVideoStreamError,
@@ -141,3 +142,35 @@ def test_mp4_cut_before_its_index_is_not_readable(clip_dir, tmp_path):
     with pytest.raises(NotAVideoError) as info:
         probe(path)
     assert_names(info.value, path)
+
+
+@pytest.mark.parametrize("strategy", ["decode", "seek"])
+@pytest.mark.parametrize("seed, category", [(0, DecodeErrorWarning), (1, TruncatedVideoWarning)])
+def test_flipped_bytes_warn_once_with_the_error_count(clip_dir, tmp_path, strategy, seed, category):
+    """100 flipped bytes: every sample still decodes, and one warning names the file and how many
+    errors FFmpeg reported: DecodeErrorWarning when the decoder concealed all of it (seed 0),
+    TruncatedVideoWarning, the count among its reasons, when packets were rejected too (seed 1)."""
+    source = clips.natural(clip_dir / "to_flip.mp4", seconds=8, seed=31)
+    damaged = clips.flipped_bytes(source, tmp_path / "flipped.mp4", seed=seed)
+    config = DecodeConfig(strategy=strategy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        intact = load_video(source, config)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        frames = load_video(damaged, config)
+    assert [w.category for w in record] == [category]
+    message = str(record[0].message)
+    assert message.startswith(os.fspath(damaged)) and "\n" not in message
+    count = int(message.split("FFmpeg reported ")[1].split()[0])
+    assert count >= 10 and f"{count} decode errors" in message
+    assert frames.shape == intact.shape  # the same samples, kept as decoded
+    assert not np.array_equal(frames, intact)  # the damage shows in them
+
+
+def test_ffmpeg_log_level_is_left_as_it_was(natural_mp4):
+    import av.logging
+
+    before = av.logging.get_level()
+    load_video(natural_mp4)
+    assert av.logging.get_level() == before

@@ -1,10 +1,18 @@
-"""`vidsim` console script: compare, matrix, extract, demo, evaluate."""
+"""`vidsim` console script: compare, matrix, extract, demo, evaluate.
+
+No command prints a traceback: vidsim's own errors, and any OSError (disk full, read-only file
+system, permission denied) that escapes a command, are one `error:` line naming the file; any
+other exception is one "internal error" line. The hidden `--debug` flag (anywhere on the
+command line) lets exceptions through, traceback and all.
+"""
 from __future__ import annotations
 
 import argparse
 import csv
+import errno
 import json
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -127,13 +135,18 @@ def _mode_text(mode: str) -> str:
     return f"{mode}: learned ViSiL comparator"
 
 
-def _collect(paths: list[str]) -> list[Path]:
-    from vidsim.decode import find_videos
+def _collect(paths: list[str]) -> tuple[list[Path], int]:
+    """The videos named or found under `paths`, and how many inputs failed: a missing path or a
+    directory without videos is reported and the rest go on (VidsimError when nothing is left)."""
+    from vidsim.decode import check_inputs, find_videos
 
-    found = find_videos(paths)
+    usable, failed = check_inputs(paths)
+    for path, reason in failed:
+        print(f"error: {path}: {reason}", file=sys.stderr)
+    found = find_videos(usable) if usable else []
     if not found:
         raise VidsimError(f"no video files found in {' '.join(paths)}")
-    return found
+    return found, len(failed)
 
 
 def _extract_many(model, cache, paths: list[Path], quiet: bool):
@@ -153,8 +166,9 @@ def _extract_many(model, cache, paths: list[Path], quiet: bool):
 def cmd_matrix(args: argparse.Namespace) -> int:
     from vidsim.model import similarity_matrix
 
+    videos, missing = _collect(args.paths)
     model, cache = _session(args)
-    features, failed = _extract_many(model, cache, _collect(args.paths), args.quiet)
+    features, failed = _extract_many(model, cache, videos, args.quiet)
     if not features:
         raise VidsimError("no video could be read")
     names = [str(p) for p in features]
@@ -173,18 +187,18 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
         save_matrix_heatmap(args.heatmap, matrix, names, title=f"video similarity ({model.mode})")
     print(f"mode: {_mode_text(model.mode)}", file=sys.stderr)
-    return EXIT_PARTIAL if failed else EXIT_OK
+    return EXIT_PARTIAL if failed or missing else EXIT_OK
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
     from vidsim.model import export_features
 
+    paths, missing = _collect(args.paths)
     model, cache = _session(args)
-    paths = _collect(args.paths)
     features, failed = _extract_many(model, cache, paths, args.quiet)
     manifest = export_features(features, Path(args.out))
     print(f"wrote features of {len(features)} videos to {args.out} (manifest: {manifest})")
-    return EXIT_PARTIAL if failed else EXIT_OK
+    return EXIT_PARTIAL if failed or missing else EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -248,8 +262,9 @@ def cmd_whiten(args: argparse.Namespace) -> int:
     from vidsim.features import PCAWhitening
 
     args.whitening = "none"  # fitted on unwhitened region vectors
+    videos, missing = _collect(args.paths)
     model, cache = _session(args)
-    features, failed = _extract_many(model, cache, _collect(args.paths), args.quiet)
+    features, failed = _extract_many(model, cache, videos, args.quiet)
     if not features:
         raise VidsimError("no video could be read")
     vectors = np.concatenate([f.regions.reshape(-1, f.dims) for f in features.values()])
@@ -259,7 +274,7 @@ def cmd_whiten(args: argparse.Namespace) -> int:
     PCAWhitening.fit(vectors).save(args.out)
     print(f"whitening fitted on {len(vectors)} region vectors of {len(features)} videos ({model.config.features.backbone}), "
           f"written to {args.out}; use it with --whitening {args.out} [--dims N]")
-    return EXIT_PARTIAL if failed else EXIT_OK
+    return EXIT_PARTIAL if failed or missing else EXIT_OK
 
 
 def cmd_methods(args: argparse.Namespace) -> int:
@@ -354,6 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = _take_flag(argv, "--debug")
     args = build_parser().parse_args(argv)
     previous_format = warnings.formatwarning
     warnings.formatwarning = lambda message, category, *a, **k: f"warning: {message}\n"
@@ -361,17 +378,58 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
             return args.func(args)
-    except VidsimError as exc:
-        _report_error(exc)
-        return EXIT_ERROR
     except KeyboardInterrupt:
+        if debug:
+            raise
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `vidsim ... | head`: the reader left; not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except Exception as exc:  # the one place every failure becomes one line
+        if debug:
+            raise
+        print(f"error: {describe_error(exc)}", file=sys.stderr)
+        return EXIT_ERROR
     finally:
         warnings.formatwarning = previous_format
+
+
+def _take_flag(argv: list[str], flag: str) -> bool:
+    """Remove `flag` from argv (anywhere before a `--`); whether it was there."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    found = flag in argv[:end]
+    argv[:end] = [a for a in argv[:end] if a != flag]
+    return found
+
+
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]{8}\.tmp$")  # fsutil.atomic_path's temporary names
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a failure: vidsim's message; an OSError's file (the file a temporary name
+    stands for) and cause; else "internal error" with the exception, pointing at --debug."""
+    if isinstance(exc, VidsimError):
+        return str(exc)
+    if isinstance(exc, OSError) and (exc.strerror or exc.errno):
+        code = exc.errno or 0
+        cause = exc.strerror or os.strerror(code)
+        if code in errno.errorcode:
+            cause += f" ({errno.errorcode[code]})"
+        if not isinstance(exc.filename, (str, bytes, os.PathLike)):
+            return cause
+        name = Path(os.fsdecode(exc.filename))
+        shown = _TEMPORARY.match(name.name)
+        target = name.with_name(shown["name"]) if shown else name
+        other = f" -> {os.fsdecode(exc.filename2)}" if isinstance(exc.filename2, (str, bytes)) and not shown else ""
+        return f"{target}{other}: {cause}"
+    from vidsim.fsutil import write_error_cause
+
+    failed_write = write_error_cause(exc)
+    if failed_write is not None:
+        return f"a write failed: {failed_write}"
+    detail = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return f"internal error ({detail}); rerun with --debug for the traceback, and please report it"
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ video); `VideoWriter` is the one clip writer (benchmark transforms, generated te
 """
 from __future__ import annotations
 
-from .discover import VIDEO_EXTENSIONS, find_videos
+from .discover import VIDEO_EXTENSIONS, check_inputs, find_videos
 from .frames import DecodedFrame, iter_decoded_frames
 from .probing import probe
 from .reader import iter_frames, load_video
@@ -32,6 +32,7 @@ __all__ = [
     "iter_frames",
     "load_video",
     "find_videos",
+    "check_inputs",
     "VIDEO_EXTENSIONS",
     "DecodedFrame",
     "iter_decoded_frames",

@@ -5,7 +5,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from vidsim.errors import VideoNotFoundError
+from vidsim.errors import VideoError, VideoNotFoundError
 
 # Lower-case suffixes searched for inside directories (files named explicitly are kept
 # whatever their suffix). Containers FFmpeg reads that normally carry video.
@@ -52,3 +52,26 @@ def find_videos(paths: Iterable[str | os.PathLike]) -> list[Path]:
         else:
             raise VideoNotFoundError(path, "no such file or directory")
     return sorted(found.values(), key=lambda p: (str(p).lower(), str(p)))
+
+
+NO_VIDEOS = "no video files in this directory (searched recursively for video suffixes: .mp4, .mkv, .webm, ...)"
+
+
+def check_inputs(paths: Iterable[str | os.PathLike]) -> tuple[list[str | os.PathLike], list[tuple[str, str]]]:
+    """(the paths that hold videos, (path, reason) for each that does not: missing, or a
+    directory without video files), so that a batch reports those and goes on with the rest."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    usable: list[str | os.PathLike] = []
+    failed: list[tuple[str, str]] = []
+    for item in paths:
+        try:
+            found = find_videos([item])
+        except VideoError as exc:
+            failed.append((exc.path, exc.reason))
+            continue
+        if found:
+            usable.append(item)
+        else:  # only a directory can hold nothing: a file is kept whatever its suffix
+            failed.append((os.fspath(item), NO_VIDEOS))
+    return usable, failed

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import av
 import numpy as np
 
 from vidsim.config import DecodeConfig
-from vidsim.errors import ConfigError, NoFramesError, TruncatedVideoWarning
+from vidsim.errors import ConfigError, DecodeErrorWarning, NoFramesError, TruncatedVideoWarning
 
 from .container import check_size, container_duration, open_video, stream_duration
+from .errorlog import counting_errors, quiesce
 from .probing import probe_file
 from .sampler import Sampler
 from .source import FrameSource
@@ -38,7 +39,9 @@ def iter_frames(path: str | os.PathLike, config: DecodeConfig = DecodeConfig()) 
     The file is probed when this is called, so VideoNotFoundError, NotAVideoError,
     NoVideoStreamError, VideoTooLargeError and (mostly) NoFramesError are raised here,
     not at the first iteration. A damaged or cut-off file yields the frames before the
-    damage and warns with TruncatedVideoWarning.
+    damage and warns with TruncatedVideoWarning; damage the decoder concealed (FFmpeg
+    reported errors, the frames came out) warns once with DecodeErrorWarning, naming the
+    count; the frames are kept as decoded either way.
     """
     if not config.fps > 0:
         raise ConfigError(f"DecodeConfig.fps must be positive, got {config.fps}")
@@ -50,47 +53,57 @@ def iter_frames(path: str | os.PathLike, config: DecodeConfig = DecodeConfig()) 
 
 
 def _generate(path, config: DecodeConfig, info: VideoInfo, strategy: str) -> Iterator[FrameBatch]:
-    with open_video(path, config.max_pixels) as (container, stream):
-        name = container.name
-        thread_type, thread_count = decoder_threads(info, strategy, config.threads)
-        stream.thread_type = thread_type
-        stream.thread_count = thread_count
-        source = FrameSource(container, stream)
-        sampler = Sampler(source, config.fps, strategy, seek_gap=info.keyframe_interval)
-        shaper: Shaper | None = None
-        frames: list[np.ndarray] = []
-        times: list[float] = []
-        last_frame: av.VideoFrame | None = None
-        last_image: np.ndarray | None = None
-        total = 0
-        for t, frame in sampler:
-            if shaper is None:
-                check_size(stream, name, config.max_pixels, frame.width, frame.height)
-                shaper = Shaper.for_frame(frame, config.resize, config.crop, stream.sample_aspect_ratio)
-            if frame is not last_frame or last_image is None:
-                last_frame, last_image = frame, shaper(frame)
-            frames.append(last_image)
-            times.append(t)
-            total += 1
-            if len(frames) == config.batch_size:
-                yield _batch(frames, times)
-                frames, times = [], []
-        last_frame = last_image = None
-        if frames:
+    """Open the video, count FFmpeg's errors while decoding it, and let its decoder settle before closing."""
+    with open_video(path, config.max_pixels) as (container, stream), counting_errors() as decode_errors:
+        try:
+            yield from _decode(container, stream, config, info, strategy, decode_errors)
+        finally:
+            quiesce(stream)
+
+
+def _decode(container, stream, config: DecodeConfig, info: VideoInfo, strategy: str,
+            decode_errors: Callable[[], int]) -> Iterator[FrameBatch]:
+    """The batches of one opened video; `decode_errors()` counts FFmpeg's errors so far."""
+    name = container.name
+    thread_type, thread_count = decoder_threads(info, strategy, config.threads)
+    stream.thread_type = thread_type
+    stream.thread_count = thread_count
+    source = FrameSource(container, stream, decode_errors)
+    sampler = Sampler(source, config.fps, strategy, seek_gap=info.keyframe_interval)
+    shaper: Shaper | None = None
+    frames: list[np.ndarray] = []
+    times: list[float] = []
+    last_frame: av.VideoFrame | None = None
+    last_image: np.ndarray | None = None
+    total = 0
+    for t, frame in sampler:
+        if shaper is None:
+            check_size(stream, name, config.max_pixels, frame.width, frame.height)
+            shaper = Shaper.for_frame(frame, config.resize, config.crop, stream.sample_aspect_ratio)
+        if frame is not last_frame or last_image is None:
+            last_frame, last_image = frame, shaper(frame)
+        frames.append(last_image)
+        times.append(t)
+        total += 1
+        if len(frames) == config.batch_size:
             yield _batch(frames, times)
-        if total == 0:
-            detail = source.damage.read_error or (
-                f"{source.damage.bad_packets} packets failed to decode" if source.damage.bad_packets else None
-            )
-            raise NoFramesError(name, "no decodable frame" + (f" ({detail})" if detail else ""))
-        _warn_if_damaged(name, source, sampler, stream, container)
+            frames, times = [], []
+    last_frame = last_image = None
+    if frames:
+        yield _batch(frames, times)
+    if total == 0:
+        detail = source.damage.read_error or (
+            f"{source.damage.bad_packets} packets failed to decode" if source.damage.bad_packets else None
+        )
+        raise NoFramesError(name, "no decodable frame" + (f" ({detail})" if detail else ""))
+    _warn_if_damaged(name, source, sampler, stream, container, source.concealed_errors())
 
 
 def _batch(frames: list[np.ndarray], times: list[float]) -> FrameBatch:
     return FrameBatch(frames=np.stack(frames), timestamps=np.asarray(times, dtype=np.float64))
 
 
-def _warn_if_damaged(name: str, source: FrameSource, sampler: Sampler, stream, container) -> None:
+def _warn_if_damaged(name: str, source: FrameSource, sampler: Sampler, stream, container, errors: int) -> None:
     covered = sampler.end_time
     declared = stream_duration(stream)
     tolerance = 0.5 + 2 * source.default_duration
@@ -108,12 +121,25 @@ def _warn_if_damaged(name: str, source: FrameSource, sampler: Sampler, stream, c
         got = f"{covered:.2f}" if covered is not None else "an unknown time"
         reasons.append(f"frames end at {got} s of the declared {declared:.2f} s")
     if reasons:
+        if errors:
+            reasons.append(f"FFmpeg reported {_errors(errors)}")
         warnings.warn(
             f"{name}: video looks truncated or damaged: {'; '.join(reasons)}; "
             "kept the frames decoded before the damage",
             TruncatedVideoWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
+    elif errors:
+        warnings.warn(
+            f"{name}: FFmpeg reported {_errors(errors)} (damaged data, concealed by the decoder); "
+            "the frames were kept as decoded and may be degraded",
+            DecodeErrorWarning,
+            stacklevel=4,
+        )
+
+
+def _errors(count: int) -> str:
+    return f"{count} decode error{'' if count == 1 else 's'}"
 
 
 def load_video(path: str | os.PathLike, config: DecodeConfig = DecodeConfig()) -> np.ndarray:

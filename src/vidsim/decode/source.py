@@ -1,7 +1,7 @@
 """Decoded frames of one video stream with their presentation times, tolerant of damage."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -32,15 +32,27 @@ class FrameSource:
     with `seek(seconds)`, which flushes the decoder.
     """
 
-    def __init__(self, container, stream):
+    def __init__(self, container, stream, errors: Callable[[], int] | None = None):
         self.container = container
         self.stream = stream
+        # FFmpeg's error count (vidsim.decode.errorlog); errors logged between a seek and the first
+        # frame after it are expected (pictures referring to frames before the seek point, e.g.
+        # "co located POCs unavailable") and kept apart in seek_errors
+        self.errors = errors or (lambda: 0)
+        self.seek_errors = 0
+        self._settling_from: int | None = None
         self.tb: Fraction = time_base(stream)
         self.origin: int = stream_origin(stream)
         fps = average_fps(stream)
         self.default_duration = 1.0 / fps if fps > 0 else 0.04
         self.damage = DamageReport()
         self.decoded = 0
+
+    def concealed_errors(self) -> int:
+        """FFmpeg errors logged while decoding, those logged while a seek settled left out."""
+        total = self.errors()
+        pending = total - self._settling_from if self._settling_from is not None else 0
+        return max(0, total - self.seek_errors - pending)
 
     def seconds(self, pts: int) -> float:
         return float((pts - self.origin) * self.tb)
@@ -57,6 +69,8 @@ class FrameSource:
         """Seek to the keyframe shown at or before `seconds` (FFmpeg seeks by presentation
         time); flushes the decoder; raises av.FFmpegError on failure."""
         timestamp = max(self.origin + int(seconds / self.tb), self.origin)
+        if self._settling_from is None:
+            self._settling_from = self.errors()
         self.container.seek(timestamp, stream=self.stream, backward=True, any_frame=False)
 
     def keyframe_before(self, seconds: float) -> float | None:
@@ -118,6 +132,9 @@ class FrameSource:
                         continue  # untimed frame right after a seek: cannot be placed
                     last = seconds
                     self.decoded += 1
+                    if self._settling_from is not None:  # the first frame since a seek
+                        self.seek_errors += self.errors() - self._settling_from
+                        self._settling_from = None
                     yield seconds, frame
                 if packet is None:
                     break

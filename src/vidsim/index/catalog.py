@@ -4,15 +4,24 @@ A video row commits only after its codes file is durably in place, so every row 
 readable file. Vector ids are handed out from a counter in the same transaction: video v owns
 vector ids [first_vector, first_vector + frames). Removed videos leave a row in `removed`
 so that vector snapshots taken before the removal can be cleaned when next opened.
+
+Reading never needs to write: where the catalog cannot be opened for writing (a read-only
+mount, a full disk: SQLite's WAL mode has to create or grow `catalog.sqlite-shm` beside it), an
+existing catalog is opened read-only, and as an immutable file when its write-ahead log is
+absent or empty (nothing waits in it to be folded into the database file).
 """
 from __future__ import annotations
 
 import sqlite3
 import time
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from vidsim.errors import VidsimError
+from vidsim.fsutil import write_error_cause
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS videos (
@@ -62,16 +71,16 @@ class Catalog:
 
     def __init__(self, path: Path):
         self.path = path
-        self.db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: a process crash never loses a commit; a power cut may lose the
-        # last ones but never corrupts (and codes files are fsynced before their row commits).
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=30000")
-        with self.transaction():
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    self.db.execute(statement)
+        self.read_only = False  # opened without write access (see the module docstring)
+        self.write_problem: str | None = None  # why it could not be opened for writing
+        try:
+            self.db = _open_writable(path)
+        except sqlite3.OperationalError as exc:
+            if not _holds_database(path):
+                raise
+            self.write_problem = write_error_cause(exc, path) or str(exc)
+            self.db = _open_read_only(path, self.write_problem)
+            self.read_only = True
 
     def close(self) -> None:
         self.db.close()
@@ -144,6 +153,52 @@ class Catalog:
                 (video_id, record.first_vector, record.frames, time.time()),
             )
         return record
+
+
+def _open_writable(path: Path) -> sqlite3.Connection:
+    """A read-write connection in WAL mode, the schema created if missing."""
+    db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a process crash never loses a commit; a power cut may lose the
+        # last ones but never corrupts (and codes files are fsynced before their row commits).
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=30000")
+        with _Transaction(db):
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _open_read_only(path: Path, problem: str) -> sqlite3.Connection:
+    """A read-only connection to an existing catalog; immutable when its WAL holds nothing."""
+    uri = "file:" + urllib.parse.quote(str(path.absolute()))
+    wal = path.with_name(path.name + "-wal")
+    modes = ["mode=ro"]
+    if not wal.exists() or wal.stat().st_size == 0:
+        modes.append("immutable=1")  # no -shm needed; right only because the WAL is empty
+    for mode in modes:
+        db = sqlite3.connect(f"{uri}?{mode}", uri=True, timeout=30.0, isolation_level=None)
+        try:
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            db.close()
+    raise VidsimError(f"{path}: cannot be read here: it cannot be written ({problem}), and its write-ahead log "
+                      f"{wal.name} holds changes SQLite reads only with a {path.name}-shm file beside it; make "
+                      "room or mount the directory read-write, then retry")
+
+
+def _holds_database(path: Path) -> bool:
+    """Whether `path` is a non-empty file (an existing catalog, not one still to be created)."""
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
 
 
 class _Transaction:

@@ -161,28 +161,41 @@ class StoredConfig:
             raise ConfigError(f"{path}: {exc}") from None
         except VidsimError as exc:
             raise VidsimError(f"{path}: {exc}") from None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"{path}: unreadable index configuration ({exc!r})") from exc
 
     @classmethod
     def from_json(cls, text: str) -> StoredConfig:
-        data = json.loads(text)
+        data = _json_object(json.loads(text), "the file")
         version = int(data.get("format", 1))
         if version > FORMAT_VERSION:
             raise VidsimError(f"index format {version} was written by a newer vidsim (this one reads up to "
                               f"{FORMAT_VERSION}); upgrade vidsim")
-        index = dict(data["index"])
+        index = dict(_json_object(data["index"], '"index"'))
+        _json_object(index.get("search", {}), '"index.search"')
+        vidsim = _json_object(data["vidsim"], '"vidsim"')
+        for section in ("decode", "features", "similarity"):
+            _json_object(vidsim.get(section, {}), f'"vidsim.{section}"')
         if version < 2:  # format 1: binary codes had one sign bit per dim, no projection
             index.setdefault("code_projection", "none")
             index.setdefault("code_bits", None)
         return cls(
             index=IndexConfig.from_dict(index),
-            vidsim=VidsimConfig.from_dict(data["vidsim"]),
+            vidsim=VidsimConfig.from_dict(vidsim),
             feature_key=data["feature_key"],
             dims=int(data["dims"]),
             weights_version=data.get("weights_version", ""),
             format=version,
         )
+
+
+def _json_object(value: Any, where: str) -> dict[str, Any]:
+    """`value` when it is a JSON object; the "unreadable index configuration" ConfigError otherwise."""
+    if not isinstance(value, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
+        raise ConfigError(f"unreadable index configuration: {where} must be a JSON object, not {kind} "
+                          f"({json.dumps(value)[:40]})")
+    return value
 
 
 def config_differences(stored: dict[str, Any], asked: dict[str, Any], prefix: str = "") -> list[str]:

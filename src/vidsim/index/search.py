@@ -13,6 +13,10 @@
    all candidates' slices at once (`vidsim.similarity.video_scores`).
 4. The copied segments of the best ones are located on the same f2f slices
    (`vidsim.similarity.align.localise`), in the reference's seconds.
+
+Reported similarities (and segment scores) are clamped to [-1, 1]: regions decoded from compact
+codes are estimates, not unit vectors, so a self-match can score a little above 1. Ranking
+uses the unclamped scores, so clamping changes no order (a tie at 1.0 keeps the better first).
 """
 from __future__ import annotations
 
@@ -205,14 +209,21 @@ def rerank_candidates(head: ViSiLHead, query_regions: np.ndarray, query_times: n
             requests.append((candidate.video_id, *window))
     ranked = rerank(head, query_regions, requests, load, keep=top_k, threads=config.threads)
     out = []
-    for scored in ranked[:top_k]:
-        if min_similarity is not None and scored.similarity < min_similarity:
+    for scored in ranked[:top_k]:  # sorted by the unclamped score
+        similarity = clamp_similarity(scored.similarity)
+        if min_similarity is not None and similarity < min_similarity:
             break
         located: tuple[Segment, ...] = ()
         if segments and scored.f2f is not None:  # the best top_k keep their f2f map
-            located = localise_segments(scored.f2f, query_times, scored.times)
-        out.append((scored, located))
+            located = tuple(dataclasses.replace(s, score=clamp_similarity(s.score))
+                            for s in localise_segments(scored.f2f, query_times, scored.times))
+        out.append((dataclasses.replace(scored, similarity=similarity), located))
     return out
+
+
+def clamp_similarity(value: float) -> float:
+    """A similarity within its documented range [-1, 1] (see the module docstring)."""
+    return min(1.0, max(-1.0, float(value)))
 
 
 def localise_segments(f2f: np.ndarray, query_times: np.ndarray, target_times: np.ndarray) -> tuple[Segment, ...]:

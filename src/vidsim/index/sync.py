@@ -4,7 +4,8 @@ The snapshot (DIR/vectors.faiss) carries a watermark: the highest video id whose
 holds. Opening loads it, drops the vectors of videos removed since, and adds those of videos
 committed past the watermark from their codes files; a missing, damaged or stale snapshot
 is rebuilt from the codes files. The snapshot is only ever a cache of what the catalog and the
-codes files say.
+codes files say: where it cannot be written (a read-only or full disk), the caught-up store is
+kept in memory for this session and the next opening catches up again.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from vidsim.errors import IndexBusyError, VidsimError
-from vidsim.fsutil import fsync_dir
+from vidsim.fsutil import fsync_dir, write_error_cause
 from vidsim.index.catalog import Catalog, VectorRanges, VideoRecord
 from vidsim.index.codes import Codec, frame_vectors, read_codes
 from vidsim.index.config import StoredConfig
@@ -113,14 +114,18 @@ class VectorSync:
         self.dirty = False
 
     def save_if_free(self, lock: WriteLock) -> None:
-        """After opening: persist catch-up work if no other process is writing."""
-        if not self.dirty:
+        """After opening: persist catch-up work if no other process is writing and the disk
+        takes it (otherwise the store stays in memory: reading never needs to write)."""
+        if not self.dirty or self.catalog.read_only:
             return
         try:
             with lock:
                 self.save()
         except IndexBusyError:
             pass
+        except Exception as exc:  # only failed writes are expected here
+            if write_error_cause(exc, self.directory) is None:
+                raise
 
     def _load(self) -> tuple[VectorStore, int]:
         """The snapshot and its watermark; an empty store (watermark 0) if there is none or it
