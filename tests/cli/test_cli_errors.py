@@ -15,10 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import clips
 import numpy as np
 import pytest
 
+import clips
 from vidsim.synth import make_clip, make_copy
 
 SRC = Path(__file__).resolve().parents[2] / "src"

@@ -10,8 +10,8 @@ The counter is process-wide: files decoded at once in several threads share it.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 import av
 import av.logging
