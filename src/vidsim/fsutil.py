@@ -139,13 +139,14 @@ def filesystem_write_problem(path: str | os.PathLike) -> int | None:
         probe = os.path.dirname(probe)
     try:
         vfs = os.statvfs(probe)
+        is_dir = stat.S_ISDIR(os.stat(probe).st_mode)
     except OSError:
         return None
     if vfs.f_flag & os.ST_RDONLY:
         return errno.EROFS
     if vfs.f_bavail == 0 or (vfs.f_files and vfs.f_favail == 0):
         return errno.ENOSPC
-    directory = probe if stat.S_ISDIR(os.stat(probe).st_mode) else os.path.dirname(probe)
+    directory = probe if is_dir else os.path.dirname(probe)
     if not os.access(directory, os.W_OK):
         return errno.EACCES
     return None

@@ -76,10 +76,11 @@ class Catalog:
         try:
             self.db = _open_writable(path)
         except sqlite3.OperationalError as exc:
-            if not _holds_database(path):
+            problem = write_error_cause(exc, path)  # None for other failures (busy, ...): they pass
+            if problem is None or not _holds_database(path):
                 raise
-            self.write_problem = write_error_cause(exc, path) or str(exc)
-            self.db = _open_read_only(path, self.write_problem)
+            self.write_problem = problem
+            self.db = _open_read_only(path, problem)
             self.read_only = True
 
     def close(self) -> None:
