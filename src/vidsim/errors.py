@@ -76,3 +76,22 @@ class IndexWriteError(VidsimError):
         self.path = os.fspath(path)  # the file being written
         self.cause = cause  # e.g. "No space left on device (ENOSPC)"
         super().__init__(message)
+
+
+class IndexDamagedError(VidsimError):
+    """An index's files are damaged (catalog missing, empty or unreadable; a codes file unreadable
+    or failing its checksum); the message names the damage and the repair command."""
+
+
+class CodesDamagedError(IndexDamagedError):
+    """One video's codes file is missing, unreadable or fails its checksum; `path` and `reason`
+    are kept so that search can skip the video and say why."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        self.path = os.fspath(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class IndexDamageWarning(UserWarning):
+    """Damage an index command worked around: a vector snapshot rebuilt, a video skipped by search."""

@@ -2,9 +2,11 @@
 embedded once per session; later adds and searches read the cache)."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
+from damage_tools import results_of
 
 from vidsim.synth import make_clip, make_copy
 
@@ -48,3 +50,26 @@ def model():
 def query_features(model, feature_cache, index_clips):
     """Features of the copy of a, and of the unrelated clip."""
     return {name: model.extract_video(index_clips[name], cache=feature_cache) for name in ("copy", "unrelated")}
+
+
+# --- damaged indexes (test_damage.py, test_check_repair.py) -----------------------------------
+@pytest.fixture(scope="session")
+def sound_index(tmp_path_factory, index_clips, model, feature_cache, query_features):
+    """An index of a, b and c, its codes files by video name, and its results for the copy of a."""
+    from vidsim.index import Index
+
+    directory = tmp_path_factory.mktemp("sound") / "idx"
+    with Index.open(directory, model=model, cache=feature_cache) as index:
+        index.add([index_clips[name] for name in ("a", "b", "c")])
+        files = {r.name: directory / r.codes_file for r in index.list()}
+        before = results_of(index.search(query_features["copy"], top_k=3))
+    assert [m[1] for m in before][:1] == [str(index_clips["a"])] and len(before) == 3
+    return {"dir": directory, "codes": files, "results": before}
+
+
+@pytest.fixture
+def index_copy(tmp_path, sound_index):
+    """A copy of the sound index to damage, and its codes files by video name."""
+    directory = tmp_path / "idx"
+    shutil.copytree(sound_index["dir"], directory)
+    return directory, {name: directory / path.relative_to(sound_index["dir"]) for name, path in sound_index["codes"].items()}

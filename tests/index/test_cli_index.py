@@ -44,7 +44,7 @@ def test_search_json_and_table(cli_index, index_clips, feature_cache, capsys):
                         "--cache-dir", feature_cache.root, "-q")
     assert code == 0
     result = json.loads(out)  # exactly one JSON object
-    assert set(result) == {"query", "results"} and len(result["results"]) == 2
+    assert set(result) == {"query", "results", "warnings"} and len(result["results"]) == 2 and result["warnings"] == []
     first = result["results"][0]
     assert set(first) == {"id", "path", "similarity", "segments"} and first["path"] == str(index_clips["a"])
     assert set(first["segments"][0]) == {"query_start", "query_end", "ref_start", "ref_end", "score"}

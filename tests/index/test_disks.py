@@ -135,6 +135,8 @@ def _reads(index: Path, index_clips, feature_cache) -> None:
                   "--cache-dir", feature_cache.root, "-q")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["results"][0]["path"] == str(index_clips["a"])
+    proc = vidsim("index", "check", "--index", index)
+    assert proc.returncode == 0 and all(line.startswith("info: ") for line in proc.stdout.splitlines()), proc.stdout
 
 
 # --- full disk --------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vidsim.config import FeatureConfig, VidsimConfig
-from vidsim.errors import ConfigMismatchError, VidsimError
+from vidsim.errors import ConfigMismatchError, IndexDamageWarning, VidsimError
 from vidsim.features.types import VideoFeatures
 from vidsim.index import Index, IndexConfig, Match
 
@@ -102,7 +102,7 @@ def test_snapshot_is_only_a_cache(tmp_path, index_clips, model, feature_cache, q
     with Index.open(directory, model=model, cache=feature_cache) as index:
         index.add([index_clips["a"], index_clips["b"]])
     (directory / "vectors.faiss").write_bytes(b"damaged")
-    with Index.open(directory, model=model) as index:
+    with pytest.warns(IndexDamageWarning, match="rebuilt from the codes files"), Index.open(directory, model=model) as index:
         assert index.stats().vectors == 16
         assert index.search(query_features["copy"])[0].path == str(index_clips["a"])
     (directory / "vectors.faiss").unlink()

@@ -1,4 +1,4 @@
-"""`vidsim index add|remove|list|stats` and `vidsim search` (registered by vidsim.cli.main)."""
+"""`vidsim index add|remove|list|stats|check|repair` and `vidsim search` (registered by vidsim.cli.main)."""
 from __future__ import annotations
 
 import argparse
@@ -67,6 +67,18 @@ def register(sub: Any, model_options: Callable[[argparse.ArgumentParser], None],
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_index_stats)
 
+    p = isub.add_parser("check", help="check every file of the index (catalog, codes files, vector snapshot); "
+                                      "prints one line per problem, nothing when all is well")
+    _index_option(p)
+    p.add_argument("--json", action="store_true", help='print one JSON object {"ok": ..., "problems": [...]}')
+    p.set_defaults(func=cmd_index_check)
+
+    p = isub.add_parser("repair", help="rebuild the catalog and the vector store from the codes files; damaged "
+                                       "files are moved to DIR/damaged/")
+    _index_option(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_index_repair)
+
     p = sub.add_parser("search", help="find indexed videos that share content with a query (or a folder of queries)")
     p.add_argument("query", help="a video, a .safetensors feature file, or a directory of queries (batch)")
     _index_option(p)
@@ -128,7 +140,7 @@ def cmd_index_add(args: argparse.Namespace) -> int:
 
         def progress(p) -> None:
             bar.total = p.videos_total
-            if p.event in ("added", "skipped", "failed"):
+            if p.event in ("added", "repaired", "skipped", "failed"):
                 bar.update(p.videos_done - bar.n)
             if p.event == "failed":
                 bar.write(f"error: {p.path}: {p.message}", file=sys.stderr)  # also when the bar is off (-q)
@@ -140,7 +152,8 @@ def cmd_index_add(args: argparse.Namespace) -> int:
             report = index.add(args.paths, progress=progress)
         finally:
             bar.close()
-        print(f"added {len(report.added)} videos ({report.seconds / 3600:.2f} h, {report.frames} frames), "
+        repaired = f"rewrote {len(report.repaired)} missing or damaged codes files, " if report.repaired else ""
+        print(f"added {len(report.added)} videos ({report.seconds / 3600:.2f} h, {report.frames} frames), {repaired}"
               f"skipped {len(report.skipped)} already indexed, {len(report.failed)} failed; index {args.index}: "
               f"{len(index)} videos")
     return EXIT_PARTIAL if report.failed else EXIT_OK
@@ -198,6 +211,46 @@ def cmd_index_stats(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_index_check(args: argparse.Namespace) -> int:
+    from vidsim.index.check import INFO, check_index
+
+    directory = Path(args.index)
+    if not directory.is_dir():
+        raise VidsimError(f"{directory}: no such directory")
+    report = check_index(directory)
+    if args.json:
+        print(json.dumps({"index": args.index, **report.to_dict()}))
+    else:
+        for problem in report.problems:
+            print(f"{'info: ' if problem.level == INFO else ''}{problem.file}: {problem.problem}")
+    if report.ok:
+        return EXIT_OK
+    print(f"error: {len(report.errors)} problems in index {directory}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def cmd_index_repair(args: argparse.Namespace) -> int:
+    from vidsim.index.repair import repair_index
+
+    directory = Path(args.index)
+    if not directory.is_dir():
+        raise VidsimError(f"{directory}: no such directory")
+    report = repair_index(directory)
+    if args.json:
+        print(json.dumps({"index": args.index, "recovered": len(report.recovered),
+                          "not_recovered": [{"file": f, "problem": why} for f, why in report.lost],
+                          "estimated": [{"file": f, "fields": fields} for f, fields in report.estimated],
+                          "moved": [{"from": a, "to": b} for a, b in report.moved]}))
+    else:
+        for what, why in report.lost:
+            print(f"not recovered: {what}: {why}")
+        for file, fields in report.estimated:
+            print(f"estimated: {file}: {fields} (not in the codes file, which an older vidsim wrote)")
+        print(f"repaired index {directory}: {len(report.recovered)} videos recovered, {len(report.lost)} not "
+              "recovered; catalog and vector store rebuilt")
+    return EXIT_PARTIAL if report.lost else EXIT_OK
+
+
 # --- search ----------------------------------------------------------------------------------
 def cmd_search(args: argparse.Namespace) -> int:
     from vidsim.decode import find_videos
@@ -236,12 +289,13 @@ def _search_one(index, args, path: Path):
 
 
 def _print_matches(args, query: Path, matches) -> None:
+    """The results of one query (its warnings, each a video left out, went to stderr as they came)."""
     if args.json:
         print(json.dumps({"query": str(query), "results": [
             {"id": m.video_id, "path": m.path, "similarity": m.similarity, "segments": [
                 {"query_start": s.query_start, "query_end": s.query_end, "ref_start": s.ref_start,
                  "ref_end": s.ref_end, "score": s.score} for s in m.segments]}
-            for m in matches]}))
+            for m in matches], "warnings": list(getattr(matches, "warnings", ()))}))
         return
     print(f"query {query}: {len(matches)} results")
     if not matches:

@@ -3,7 +3,9 @@
 A video row commits only after its codes file is durably in place, so every row names a
 readable file. Vector ids are handed out from a counter in the same transaction: video v owns
 vector ids [first_vector, first_vector + frames). Removed videos leave a row in `removed`
-so that vector snapshots taken before the removal can be cleaned when next opened.
+so that vector snapshots taken before the removal can be cleaned when next opened. A writer
+reserves the next (id, first_vector) before writing the codes file, whose metadata holds the
+whole row (`VideoRecord.meta`), so the catalog can be rebuilt from the codes files.
 
 Reading never needs to write: where the catalog cannot be opened for writing (a read-only
 mount, a full disk: SQLite's WAL mode has to create or grow `catalog.sqlite-shm` beside it), an
@@ -17,6 +19,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -64,6 +67,12 @@ class VideoRecord:
     codes_bytes: int
     file_bytes: int  # size of the video file
     added: float  # unix time
+
+    def meta(self) -> dict[str, Any]:
+        """The row as kept in its codes file's metadata (all but codes_file and codes_bytes)."""
+        return {"id": self.id, "content_hash": self.content_hash, "source": self.path, "name": self.name,
+                "duration": self.duration, "frames": self.frames, "first_vector": self.first_vector,
+                "file_bytes": self.file_bytes, "added": self.added}
 
 
 class Catalog:
@@ -126,22 +135,58 @@ class Catalog:
     def codes_files(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT codes_file FROM videos")}
 
+    def next_ids(self) -> tuple[int, int]:
+        """(id, first_vector) the next inserted video gets (ids and vector ids are never reused)."""
+        seq = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'videos'").fetchone()
+        top = self.db.execute("SELECT MAX(id) FROM videos").fetchone()[0]
+        first = self.db.execute("SELECT value FROM counters WHERE name = 'next_vector'").fetchone()[0]
+        return max(int(seq[0]) if seq else 0, int(top or 0)) + 1, int(first)
+
+    def removed_ids(self) -> set[int]:
+        return {int(r[0]) for r in self.db.execute("SELECT id FROM removed")}
+
+    def integrity(self, quick: bool = True) -> list[str]:
+        """What SQLite's quick_check (or the full integrity_check) finds wrong; [] when intact."""
+        rows = [str(r[0]) for r in self.db.execute(f"PRAGMA {'quick_check' if quick else 'integrity_check'}")]
+        return [] if rows == ["ok"] else rows
+
     # --- writes ---------------------------------------------------------------------
     def insert(self, content_hash: str, path: str, name: str, duration: float, frames: int, codes_file: str,
-               codes_bytes: int, file_bytes: int) -> VideoRecord:
+               codes_bytes: int, file_bytes: int, *, reserved: tuple[int, int] | None = None,
+               added: float | None = None) -> VideoRecord:
+        """Commit a new row; `reserved`: the `next_ids()` its codes file was written with (checked)."""
         with self.transaction():
-            first = int(self.db.execute("SELECT value FROM counters WHERE name = 'next_vector'").fetchone()[0])
+            video_id, first = self.next_ids()
+            if reserved is not None and reserved != (video_id, first):
+                raise VidsimError(f"{self.path}: ids {reserved} were reserved, but the next are {(video_id, first)}")
             self.db.execute("UPDATE counters SET value = ? WHERE name = 'next_vector'", (first + frames,))
-            cur = self.db.execute(
-                "INSERT INTO videos (content_hash, path, name, duration, frames, first_vector, codes_file, codes_bytes,"
-                " file_bytes, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (content_hash, path, name, duration, frames, first, codes_file, codes_bytes, file_bytes, time.time()),
+            self.db.execute(
+                "INSERT INTO videos (id, content_hash, path, name, duration, frames, first_vector, codes_file,"
+                " codes_bytes, file_bytes, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (video_id, content_hash, path, name, duration, frames, first, codes_file, codes_bytes, file_bytes,
+                 time.time() if added is None else added),
             )
-            video_id = cur.lastrowid
-        assert video_id is not None
         record = self.get(video_id)
         assert record is not None  # committed just above, by the connection reading it
         return record
+
+    def restore(self, records: list[VideoRecord], next_id: int = 1, next_vector: int = 0) -> None:
+        """Insert whole rows as they were (repair), with the counters past them, `next_id` and `next_vector`."""
+        with self.transaction():
+            for r in records:
+                self.db.execute(f"INSERT INTO videos ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                (r.id, r.content_hash, r.path, r.name, r.duration, r.frames, r.first_vector,
+                                 r.codes_file, r.codes_bytes, r.file_bytes, r.added))
+            top_id = max([next_id - 1, *(r.id for r in records)])
+            top_vector = max([next_vector, *(r.first_vector + r.frames for r in records)])
+            self.db.execute("UPDATE counters SET value = ? WHERE name = 'next_vector'", (top_vector,))
+            self.db.execute("DELETE FROM sqlite_sequence WHERE name = 'videos'")
+            self.db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('videos', ?)", (top_id,))
+
+    def update_codes(self, video_id: int, codes_bytes: int) -> None:
+        """A video's codes file was rewritten (by an add of the same content)."""
+        with self.transaction():
+            self.db.execute("UPDATE videos SET codes_bytes = ? WHERE id = ?", (codes_bytes, video_id))
 
     def delete(self, video_id: int) -> VideoRecord | None:
         with self.transaction():

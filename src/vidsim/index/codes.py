@@ -21,26 +21,32 @@ real clips pair scores move by 0.02 rms, against 0.04-0.08 for one sign bit per 
 
 Files are safetensors, written to a temporary name, flushed to disk (fsync) and renamed into
 place before the catalog row that names them commits. Their metadata names the codec and its
-layout, checked when read; frames can be read as a window without reading the whole file.
+layout, checked when read; frames can be read as a window without reading the whole file. The
+metadata also holds what the video's catalog row needs (so that `index repair` can rebuild the
+catalog from the files) and a SHA-256 of the whole file (`checksum`), verified by `inspect_codes`.
 """
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.numpy import save_file
+from safetensors.numpy import save
 
-from vidsim.errors import ConfigError, VidsimError
-from vidsim.fsutil import atomic_path
+from vidsim.errors import CodesDamagedError, ConfigError, VidsimError
+from vidsim.fsutil import atomic_open
+from vidsim.index.checksum import FIELD, PLACEHOLDER, hash_rest, is_digest, neutral, seal
 
 DEFAULT_BITS = 512
+MAX_HEADER = 100_000_000  # safetensors' own limit on a header's bytes
 
 
 def truncate(regions: np.ndarray, dims: int | None) -> np.ndarray:
@@ -228,21 +234,46 @@ def codec_of(config) -> Codec:
 
 
 # --- files -----------------------------------------------------------------------------
+CHECKSUM_KEY = b'"checksum":"'  # how the checksum entry reads in a safetensors header (compact JSON)
+
+
+@dataclass(frozen=True)
+class CodesInfo:
+    """What a codes file's header says, after its checksum was verified."""
+
+    meta: dict[str, Any]  # the "meta" entry: content hash, source, and (since the checksums) the row's fields
+    frames: int  # stored frames (length of the timestamps)
+    layout: dict[str, Any] | None  # the codec layout it was written with (None: written before layouts)
+    verified: bool  # False: the file carries no checksum (written by an older vidsim), so it was not verified
+
+
 def write_codes(path: Path, codec: Codec, regions: np.ndarray, timestamps: np.ndarray, meta: dict) -> int:
-    """Encode and write one video's codes durably (tmp + fsync + rename + dir fsync); returns bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Encode and write one video's codes durably (tmp + fsync + rename + dir fsync), sealed
+    with a checksum of the whole file (`vidsim.index.checksum`); returns its bytes."""
     tensors = codec.encode(regions)
     tensors["timestamps"] = np.ascontiguousarray(timestamps, dtype=np.float64)
-    metadata = {"codes": codec.name, "layout": json.dumps(codec.layout(), sort_keys=True),
-                "meta": json.dumps(meta, sort_keys=True)}
-    with atomic_path(path, durable=True) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
-    return path.stat().st_size
+    return write_arrays(path, tensors, {"codes": codec.name, "layout": json.dumps(codec.layout(), sort_keys=True),
+                                        "meta": json.dumps(meta, sort_keys=True)})
+
+
+def write_arrays(path: Path, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> int:
+    """Write encoded arrays and their metadata as a sealed codes file (durably); returns its bytes."""
+    blob, _ = seal(save({**tensors}, metadata={**metadata, FIELD: PLACEHOLDER}), CHECKSUM_KEY)
+    with atomic_open(path, "wb", durable=True) as fh:
+        fh.write(blob)
+    return len(blob)
 
 
 def read_codes(path: Path, codec: Codec, frames: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Decoded regions [P, R, d] float32 and timestamps [P] of one stored video; `frames`
-    (first, stop) reads only that window of frames (memory-mapped, the rest is not read)."""
+    (first, stop) reads only that window of frames (memory-mapped, the rest is not read).
+    The checksum is not verified here (`inspect_codes` does, reading the whole file)."""
+    arrays = read_arrays(path, codec, frames)
+    return codec.decode(arrays), arrays["timestamps"]
+
+
+def read_arrays(path: Path, codec: Codec, frames: tuple[int, int] | None = None) -> dict[str, np.ndarray]:
+    """The stored (encoded) arrays of a codes file, or of a window of its frames."""
     try:
         with safe_open(str(path), framework="numpy") as fh:
             metadata = fh.metadata() or {}
@@ -256,8 +287,44 @@ def read_codes(path: Path, codec: Codec, frames: tuple[int, int] | None = None) 
     except FileNotFoundError:
         raise
     except (SafetensorError, OSError, ValueError) as exc:
-        raise VidsimError(f"{path}: unreadable codes file ({exc})") from exc
-    return codec.decode(arrays), arrays["timestamps"]
+        raise CodesDamagedError(path, f"unreadable codes file ({exc})") from exc
+    return arrays
+
+
+def inspect_codes(path: Path, codec: Codec | None = None) -> CodesInfo:
+    """Header of a codes file, its checksum verified over the whole file (arrays not decoded).
+
+    Raises FileNotFoundError when it is absent, CodesDamagedError when it is unreadable or fails
+    its checksum, VidsimError when `codec` is given and the file holds another layout."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            length = int.from_bytes(head, "little") if len(head) == 8 else -1
+            if not 0 < length <= MAX_HEADER:
+                raise ValueError("not a safetensors file")
+            header = fh.read(length)
+            metadata = json.loads(header).get("__metadata__") or {}
+            stored = metadata.get(FIELD)
+            if stored is not None:
+                if not is_digest(stored):
+                    raise ValueError(f"malformed checksum {stored!r}")
+                digest = hashlib.sha256(head + neutral(header, CHECKSUM_KEY, stored))
+                hash_rest(digest, fh)
+                if digest.hexdigest() != stored:
+                    raise CodesDamagedError(path, "codes file fails its checksum (its bytes changed since it was written)")
+        with safe_open(str(path), framework="numpy") as st:  # checks the arrays cover the file exactly
+            frames = int(st.get_slice("timestamps").get_shape()[0])
+        meta = json.loads(metadata.get("meta", "{}"))
+        layout = json.loads(metadata["layout"]) if "layout" in metadata else None
+        if not isinstance(meta, dict):
+            raise ValueError("its meta entry is not an object")
+    except (FileNotFoundError, CodesDamagedError):
+        raise
+    except (SafetensorError, OSError, ValueError, AttributeError, KeyError) as exc:
+        raise CodesDamagedError(path, f"unreadable codes file ({exc})") from exc
+    if codec is not None:
+        _check_layout(path, codec, metadata)
+    return CodesInfo(meta, frames, layout, stored is not None)
 
 
 def _check_layout(path: Path, codec: Codec, metadata: dict[str, str]) -> None:

@@ -11,13 +11,16 @@ write lock (`lock`) and go through `ingest`, which makes every row commit only a
 file is durably in place; `sync` keeps the vector store in step with committed rows. So a kill
 at any moment leaves an index that opens, holds every video whose row committed, and resumes.
 Readers need no lock: SQLite's WAL lets them read while a writer commits, and a search first
-catches up with rows committed since the index was opened.
+catches up with rows committed since the index was opened. A damaged catalog is refused when
+opening (`damage`, `IndexDamagedError`: run `vidsim index repair`); a damaged codes file makes
+search skip its video, with an `IndexDamageWarning` and a note in the results' `warnings`.
 """
 from __future__ import annotations
 
 import builtins
 import dataclasses
 import os
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,11 +30,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vidsim.config import Overrides, VidsimConfig, with_overrides
-from vidsim.errors import ModelError, VidsimError
+from vidsim.errors import CodesDamagedError, IndexDamageWarning, ModelError, VidsimError
 from vidsim.features.types import VideoFeatures
 from vidsim.fsutil import atomic_open
-from vidsim.index.catalog import Catalog, VideoRecord
-from vidsim.index.codes import Codec, codec_of, frame_vectors, read_codes
+from vidsim.index.catalog import VideoRecord
+from vidsim.index.codes import Codec, codec_of, frame_vectors, inspect_codes, read_codes
 from vidsim.index.config import (
     IndexConfig,
     SearchConfig,
@@ -41,11 +44,12 @@ from vidsim.index.config import (
     check_storage,
     split_overrides,
 )
+from vidsim.index.damage import open_catalog
 from vidsim.index.ingest import AddProgress, AddReport, FrameProgress, Ingest
-from vidsim.index.layout import CATALOG_FILE, CONFIG_FILE, FEATURE_SUFFIX, LOCK_FILE, disk_usage
+from vidsim.index.layout import CONFIG_FILE, FEATURE_SUFFIX, LOCK_FILE, disk_usage
 from vidsim.index.lock import WriteLock
-from vidsim.index.search import Match, find_candidates, rerank_candidates
-from vidsim.index.sync import VectorSync
+from vidsim.index.search import Match, SearchResults, find_candidates, rerank_candidates
+from vidsim.index.sync import VectorSync, unsearchable
 
 if TYPE_CHECKING:
     from vidsim.model import ViSiL
@@ -86,7 +90,8 @@ class Index:
         self._model = model
         self._head: ViSiLHead | None = None
         self.codec: Codec = codec_of(stored.index)
-        self.catalog = Catalog(directory / CATALOG_FILE)
+        self.catalog = open_catalog(directory)  # IndexDamagedError rather than a new, empty catalog
+        self._verified: dict[Path, tuple[int, int, int]] = {}  # codes files whose checksum held, by (size, mtime, inode)
         self._lock = WriteLock(directory)
         self.vectors = VectorSync(directory, stored, self.catalog, self.codec)
         self._ingest = Ingest(directory, stored, self.catalog, self.codec, self.vectors, self._lock, self.features_of)
@@ -207,26 +212,43 @@ class Index:
     def load_codes(self, video_id: int, frames: tuple[int, int] | None = None,
                    record: VideoRecord | None = None) -> tuple[np.ndarray, np.ndarray] | None:
         """Decoded regions [P, 9, d] float32 and timestamps of an indexed video, or of its frames
-        [first, stop) (None if the video is absent)."""
+        [first, stop) (None if the video is absent). The file's checksum is verified on its first
+        read by this object (and again if it changes); CodesDamagedError when it is missing,
+        unreadable or fails the checksum."""
         record = record or self.catalog.get(video_id)
         if record is None:
             return None
+        path = self.directory / record.codes_file
         try:
-            return read_codes(self.directory / record.codes_file, self.codec, frames)
-        except FileNotFoundError:  # removed by another process meanwhile
-            return None
+            stat = path.stat()
+            key = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+            if self._verified.get(path) != key:
+                inspect_codes(path, self.codec)
+                self._verified[path] = key
+            return read_codes(path, self.codec, frames)
+        except FileNotFoundError:
+            if self.catalog.get(record.id) is None:  # removed by another process meanwhile
+                return None
+            raise CodesDamagedError(path, "codes file missing") from None
 
     # --- search ---------------------------------------------------------------------------
     def search(self, query: str | os.PathLike[str] | VideoFeatures, top_k: int = 10, *,
                min_similarity: float | None = None, segments: bool = True,
-               progress: FrameProgress | None = None) -> builtins.list[Match]:
+               progress: FrameProgress | None = None) -> SearchResults:
         """Indexed videos most similar to `query` (a video, a .safetensors feature file, or
-        VideoFeatures), best first, with their copied segments."""
+        VideoFeatures), best first, with their copied segments: a list of `Match`, whose
+        `warnings` name the videos left out because their codes files are damaged (each also
+        issued as an `IndexDamageWarning`)."""
         features = self.features_of(query, progress)
         self.vectors.sync()
         store = self.vectors.store
+        skipped: dict[int, str] = {}
+        for video_id, why in self.vectors.unreadable.items():
+            record = self.catalog.get(video_id)
+            if record is not None:
+                skipped[video_id] = f"{self.directory / record.codes_file}: {why}; {unsearchable(record, self.directory)}"
         if features.num_frames == 0 or store.ntotal == 0:
-            return []
+            return _results([], skipped)
         config, fps = self.search_config, self.stored.vidsim.decode.fps
         if config.candidates < top_k:  # re-rank at least as many videos as results asked for
             config = dataclasses.replace(config, candidates=top_k)
@@ -239,11 +261,18 @@ class Index:
             return record.frames if record else None
 
         def load(video_id: int, first: int, stop: int) -> tuple[np.ndarray, np.ndarray] | None:
-            return self.load_codes(video_id, (first, stop), records[video_id])
+            record = records[video_id]
+            try:
+                return self.load_codes(video_id, (first, stop), record)
+            except CodesDamagedError as exc:  # skip this video, serve the rest
+                assert record is not None
+                skipped[video_id] = f"{exc}; {unsearchable(record, self.directory)}"
+                return None
 
         ranked = rerank_candidates(self.head, regions, features.timestamps, found, frames_of, load, config, fps,
                                    top_k, min_similarity, segments)
-        return [Match(r.video_id, _path_of(records[r.video_id]), r.similarity, segs) for r, segs in ranked]
+        return _results([Match(r.video_id, _path_of(records[r.video_id]), r.similarity, segs) for r, segs in ranked],
+                        skipped)
 
     def features_of(self, query: str | os.PathLike[str] | VideoFeatures,
                     progress: FrameProgress | None = None) -> VideoFeatures:
@@ -271,6 +300,13 @@ class Index:
     def remove(self, video_ids: int | np.integer | Iterable[int]) -> builtins.list[VideoRecord]:
         """Remove videos by id (all or none: unknown ids raise VidsimError before any removal)."""
         return self._ingest.remove(video_ids)
+
+
+def _results(matches: builtins.list[Match], skipped: dict[int, str]) -> SearchResults:
+    """The matches with the notes of skipped videos, each also issued as a warning."""
+    for note in skipped.values():
+        warnings.warn(IndexDamageWarning(note), stacklevel=3)
+    return SearchResults(matches, tuple(skipped.values()))
 
 
 def _path_of(record: VideoRecord | None) -> str:

@@ -4,14 +4,18 @@ A video's codes file is written, fsynced and renamed into place before its row c
 the row carries the video's vector ids; the vector snapshot is rewritten after each add (and
 every few minutes during a long one). A kill at any moment thus loses only the video being
 added: what it left (temporary files, a codes file whose row never committed) is deleted by
-the next add. A write that fails (disk full, read-only file system) stops the batch with one
-`IndexWriteError` naming the file and the cause; what had committed stays, and the same
-command run again resumes.
+the next add, once SQLite's quick_check says the catalog is intact; a codes file without a row
+that no interrupted writer explains is moved to DIR/damaged/ instead (`damage.orphan_fates`).
+Content already indexed is skipped unless its codes file is missing or damaged: then it is
+embedded again and the file rewritten under the same row. A write that fails (disk full,
+read-only file system) stops the batch with one `IndexWriteError` naming the file and the
+cause; what had committed stays, and the same command run again resumes.
 """
 from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,18 +23,30 @@ from pathlib import Path
 
 import numpy as np
 
-from vidsim.errors import IndexWriteError, NoFramesError, VideoError, VidsimError
+from vidsim.errors import (
+    CodesDamagedError,
+    IndexDamagedError,
+    IndexDamageWarning,
+    IndexWriteError,
+    NoFramesError,
+    VideoError,
+    VidsimError,
+)
 from vidsim.features.types import VideoFeatures
 from vidsim.fsutil import write_error_cause
 from vidsim.index.catalog import Catalog, VideoRecord
-from vidsim.index.codes import Codec, frame_vectors, write_codes
+from vidsim.index.codes import Codec, frame_vectors, inspect_codes, write_codes
 from vidsim.index.config import StoredConfig
+from vidsim.index.damage import move_aside, orphan_fates, repair_hint
 from vidsim.index.layout import (
+    CATALOG_FILE,
     CODES_DIR,
+    DAMAGED_DIR,
     FEATURE_SUFFIX,
     LOCK_FILE,
     VECTORS_FILE,
     codes_file,
+    codes_paths,
     file_size,
 )
 from vidsim.index.lock import WriteLock
@@ -50,7 +66,7 @@ Embed = Callable[[Path, "FrameProgress | None"], VideoFeatures]  # a video's fea
 class AddProgress:
     """Reported to `Index.add`'s progress callback as work advances."""
 
-    event: str  # "start" (a video begins), "frames" (frames embedded), "added", "skipped", "failed"
+    event: str  # "start" (a video begins), "frames" (frames embedded), "added", "repaired", "skipped", "failed"
     path: str
     videos_done: int  # videos finished (added, skipped or failed) in this call
     videos_total: int
@@ -64,6 +80,7 @@ class AddReport:
     added: tuple[VideoRecord, ...] = ()
     skipped: tuple[tuple[str, str], ...] = ()  # (path, reason): already indexed
     failed: tuple[tuple[str, str], ...] = ()  # (path, reason): unreadable videos
+    repaired: tuple[VideoRecord, ...] = ()  # indexed content whose missing or damaged codes file was rewritten
 
     @property
     def seconds(self) -> float:
@@ -100,13 +117,14 @@ class Ingest:
         for item in usable:
             files += find_videos([item])
         added: list[VideoRecord] = []
+        repaired: list[VideoRecord] = []
         skipped: list[tuple[str, str]] = []
         total_frames, total_seconds = 0, 0.0
         videos_total = len(files) + len(failed)
 
         def report(event: str, path: Path, current: float = 0.0, message: str = "") -> None:
             if progress is not None:
-                done = len(added) + len(skipped) + len(failed)
+                done = len(added) + len(repaired) + len(skipped) + len(failed)
                 progress(AddProgress(event, str(path), done, videos_total, total_seconds + current,
                                      total_frames, message))
 
@@ -135,9 +153,13 @@ class Ingest:
                         skipped.append((str(path), reason))
                         report("skipped", path, message=reason)
                         continue
-                    added.append(record)
                     total_seconds += record.duration
-                    report("added", path)
+                    if reason:
+                        repaired.append(record)
+                        report("repaired", path, message=reason)
+                    else:
+                        added.append(record)
+                        report("added", path)
                     if time.monotonic() - last_snapshot > snapshot_seconds:
                         self._save_vectors()
                         last_snapshot = time.monotonic()
@@ -151,7 +173,7 @@ class Ingest:
             if failure is None:
                 raise
             raise failure from exc
-        return AddReport(tuple(added), tuple(skipped), tuple(failed))
+        return AddReport(tuple(added), tuple(skipped), tuple(failed), tuple(repaired))
 
     def remove(self, video_ids: int | np.integer | Iterable[int]) -> list[VideoRecord]:
         """Remove videos by id (all or none: unknown ids raise VidsimError before any removal)."""
@@ -218,28 +240,47 @@ class Ingest:
                                target, cause)
 
     def cleanup(self) -> None:
-        """Delete what an interrupted writer left: temporary files, codes files with no row."""
+        """Delete what an interrupted writer left: temporary files, and a codes file whose row
+        never committed (only when the catalog passes quick_check); move other codes files that
+        no row names to DIR/damaged/, with a warning."""
         for tmp in self.directory.glob(".*.tmp"):
             tmp.unlink(missing_ok=True)
         codes = self.directory / CODES_DIR
         if not codes.is_dir():
             return
+        for tmp in codes.rglob(".*"):
+            if tmp.is_file():
+                tmp.unlink(missing_ok=True)
         referenced = self.catalog.codes_files()
-        for path in codes.rglob("*"):
-            if path.is_file():
-                relative = path.relative_to(self.directory).as_posix()
-                if path.name.startswith(".") or relative not in referenced:
-                    path.unlink(missing_ok=True)
+        orphans = [p for p in codes_paths(self.directory) if p.relative_to(self.directory).as_posix() not in referenced]
+        if not orphans:
+            return
+        problems = self.catalog.integrity()
+        if problems:
+            raise IndexDamagedError(f"{self.directory / CATALOG_FILE}: the catalog fails SQLite's integrity check "
+                                    f"({problems[0]}); nothing was added or deleted: {repair_hint(self.directory)}")
+        for path, why in orphan_fates(self.catalog, orphans).items():
+            if why is None:
+                path.unlink(missing_ok=True)
+                continue
+            self._writing = self.directory / DAMAGED_DIR
+            moved = move_aside(self.directory, path)
+            warnings.warn(IndexDamageWarning(f"{path}: {why}; moved to {moved} ({repair_hint(self.directory)} to "
+                                             "index it again)"), stacklevel=3)
 
     def _add_one(self, path: Path, on_frames: FrameProgress) -> tuple[VideoRecord | None, str]:
-        """One video: (its new record, "") or (None, why it was skipped)."""
+        """One video: (its new record, ""), (its record, what was rewritten) when indexed content had a
+        missing or damaged codes file, or (None, why it was skipped)."""
         from vidsim.store import content_hash
 
         self._writing = None  # embedding may write the feature cache (which warns if it cannot)
         file_hash = content_hash(path)
         existing = self.catalog.by_hash(file_hash)
+        damage = ""
         if existing is not None:
-            return None, f"already indexed as {existing.id} ({existing.path})"
+            damage = self._codes_damage(existing)
+            if not damage:
+                return None, f"already indexed as {existing.id} ({existing.path})"
         duration = 0.0
         if path.suffix != FEATURE_SUFFIX:
             from vidsim.decode import probe
@@ -251,17 +292,52 @@ class Ingest:
         if not duration:
             duration = float(features.timestamps[-1]) + 1.0 / self.stored.vidsim.decode.fps
         relative = codes_file(file_hash)
-        meta = {"content_hash": file_hash, "source": str(path), "feature_key": self.stored.feature_key}
+        # vectors from the decoded codes, exactly as a rebuild from the files would make them
+        vectors = frame_vectors(self.codec.decode(self.codec.encode(features.regions)))
+        if existing is not None and (self.directory / existing.codes_file).exists():
+            self._writing = self.directory / DAMAGED_DIR
+            move_aside(self.directory, self.directory / existing.codes_file)  # keep the damaged bytes
+        if existing is not None and existing.frames == features.num_frames:
+            self._writing = self.directory / existing.codes_file
+            size = write_codes(self.directory / existing.codes_file, self.codec, features.regions,
+                               features.timestamps, self._meta(existing))
+            self._writing = self.catalog.path
+            self.catalog.update_codes(existing.id, size)
+            self.vectors.replaced(existing, vectors)
+            record = self.catalog.get(existing.id)
+            assert record is not None  # the write lock keeps other writers out
+            return record, f"rewrote its codes file ({damage})"
+        if existing is not None:  # another frame count: a new row replaces the old one
+            self._writing = self.catalog.path
+            self.catalog.delete(existing.id)
+            self.vectors.removed([existing])
+        video_id, first = self.catalog.next_ids()
+        pending = VideoRecord(video_id, file_hash, str(path), path.stem, duration, features.num_frames, first, relative,
+                              0, file_size(path), time.time())
         self._writing = self.directory / relative
-        codes_bytes = write_codes(self.directory / relative, self.codec, features.regions, features.timestamps, meta)
+        codes_bytes = write_codes(self.directory / relative, self.codec, features.regions, features.timestamps,
+                                  self._meta(pending))
         self._writing = self.catalog.path
         record = self.catalog.insert(file_hash, str(path), path.stem, duration, features.num_frames, relative,
-                                     codes_bytes, file_size(path))
-        # vectors from the decoded codes, exactly as a rebuild from the files would make them
-        decoded = self.codec.decode(self.codec.encode(features.regions))
-        self.vectors.added(record, frame_vectors(decoded))
-        return record, ""
+                                     codes_bytes, pending.file_bytes, reserved=(video_id, first), added=pending.added)
+        self.vectors.added(record, vectors)
+        return record, f"rewrote its codes file ({damage})" if existing is not None else ""
 
+    def _meta(self, record: VideoRecord) -> dict:
+        """What a codes file's metadata keeps: the whole row, and the feature key."""
+        return {**record.meta(), "feature_key": self.stored.feature_key}
+
+    def _codes_damage(self, record: VideoRecord) -> str:
+        """Why the codes file of an indexed video must be rewritten ("" when it is sound)."""
+        try:
+            inspect_codes(self.directory / record.codes_file, self.codec)
+        except FileNotFoundError:
+            return "it was missing"
+        except CodesDamagedError as exc:
+            return exc.reason
+        except VidsimError as exc:  # another layout than the index's
+            return str(exc)
+        return ""
 
 
 def _videos(count: int) -> str:

@@ -8,12 +8,21 @@ CATALOG_FILE = "catalog.sqlite"  # SQLite (WAL): one row per video, the source o
 CODES_DIR = "codes"  # codes/ab/<sha256>.safetensors: compact region features of one video
 VECTORS_FILE = "vectors.faiss"  # snapshot of the frame-vector store, with its watermark
 LOCK_FILE = "write.lock"  # held (flock) by the one process adding or removing videos
+DAMAGED_DIR = "damaged"  # files set aside (never deleted) by add's cleanup and by `index repair`
 from vidsim.store.format import FEATURE_SUFFIX  # noqa: E402  (codes files are safetensors too)
 
 
 def codes_file(content_hash: str) -> str:
     """The codes file of a video with this content hash, relative to the index directory."""
     return f"{CODES_DIR}/{content_hash[:2]}/{content_hash}{FEATURE_SUFFIX}"
+
+
+def codes_paths(directory: Path, root: str = CODES_DIR) -> list[Path]:
+    """Every codes file under DIR/`root` (temporary files left out), sorted."""
+    base = directory / root
+    if not base.is_dir():
+        return []
+    return sorted(p for p in base.rglob(f"*{FEATURE_SUFFIX}") if p.is_file() and not p.name.startswith("."))
 
 
 def disk_usage(directory: Path) -> dict[str, int]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +46,15 @@ class Match:
     path: str
     similarity: float
     segments: tuple[Segment, ...] = ()
+
+
+class SearchResults(list[Match]):
+    """`Index.search`'s matches, best first (a plain list of `Match` otherwise), with `warnings`:
+    one line per video the search had to leave out (its codes file missing or damaged)."""
+
+    def __init__(self, matches: Iterable[Match] = (), warnings: Sequence[str] = ()):
+        super().__init__(matches)
+        self.warnings: tuple[str, ...] = tuple(warnings)
 
 
 @dataclass(frozen=True)

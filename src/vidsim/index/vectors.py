@@ -14,13 +14,15 @@ builds the same objects as the constructors did, so snapshots are unchanged. `ch
 applies the `auto` policy.
 
 Snapshot file: 8-byte magic, a little-endian uint32 length, a JSON header (kind, dims,
-watermark, ...), then the FAISS index bytes. This container stays ours because FAISS's format
-has no room for the header (the watermark ties the snapshot to the catalog). It is written to a
-temporary name, fsynced and renamed over the previous one, so a reader opens either the old or
-the new snapshot.
+watermark, checksum, ...), then the FAISS index bytes. This container stays ours because FAISS's
+format has no room for the header (the watermark ties the snapshot to the catalog). It is written
+to a temporary name, fsynced and renamed over the previous one, so a reader opens either the old
+or the new snapshot. The checksum (SHA-256 of the whole file, `vidsim.index.checksum`) is verified
+before FAISS parses the bytes; snapshots of earlier versions carry none and load unverified.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import struct
@@ -32,8 +34,10 @@ import numpy as np
 
 from vidsim.errors import VidsimError
 from vidsim.fsutil import atomic_open
+from vidsim.index.checksum import FIELD, PLACEHOLDER, hash_rest, is_digest, neutral, placeholder_at
 
 MAGIC = b"VIDSIMVS"
+CHECKSUM_KEY = b'"checksum": "'  # how the checksum entry reads in the JSON header (json.dumps)
 
 
 class VectorStore(ABC):
@@ -169,20 +173,45 @@ class FaissStore(VectorStore):
         scores, ids = self.index.search(vectors, k)
         return scores, ids.astype(np.int64, copy=False)
 
+    def ids(self) -> np.ndarray:
+        """Every stored vector id (int64, in storage order)."""
+        import faiss
+
+        if hasattr(self.index, "id_map"):  # IDMap2 over flat or HNSW
+            return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        ivf = faiss.extract_index_ivf(self.index)
+        lists = ivf.invlists
+        assert lists is not None  # every IVF index has its inverted lists
+        parts = [faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+                 for i in range(ivf.nlist) if lists.list_size(i)]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+
     def save(self, path: Path, header: dict[str, Any]) -> None:
         import faiss
 
         header = {**header, "kind": self.kind, "dims": self.dims, "trained_on": self.trained_on, "ntotal": self.ntotal,
-                  "hnsw_m": self.hnsw_m}
+                  "hnsw_m": self.hnsw_m, FIELD: PLACEHOLDER}
         blob = json.dumps(header, sort_keys=True).encode()
+        prefix = MAGIC + struct.pack("<I", len(blob)) + blob
+        at = placeholder_at(prefix, CHECKSUM_KEY)
+        digest = hashlib.sha256(prefix)
+
+        def write(chunk: bytes) -> None:
+            digest.update(chunk)
+            fh.write(chunk)
+
         with atomic_open(path, "wb", durable=True) as fh:
-            fh.write(MAGIC + struct.pack("<I", len(blob)) + blob)
-            writer = faiss.PyCallbackIOWriter(fh.write)  # type: ignore[attr-defined]
+            fh.write(prefix)
+            writer = faiss.PyCallbackIOWriter(write)  # type: ignore[attr-defined]
             faiss.write_index(self.index, writer)
             del writer  # flushes its buffer into fh
+            fh.seek(at)
+            fh.write(digest.hexdigest().encode())
 
     @classmethod
     def load(cls, path: Path) -> tuple[FaissStore, dict[str, Any]]:
+        """The store and its header; VidsimError when the file is unreadable or fails its checksum
+        (`header["verified"]` is False for a snapshot written without one)."""
         import faiss
 
         try:
@@ -190,12 +219,28 @@ class FaissStore(VectorStore):
                 if fh.read(len(MAGIC)) != MAGIC:
                     raise VidsimError(f"{path}: not a vidsim vector snapshot")
                 (length,) = struct.unpack("<I", fh.read(4))
-                header = json.loads(fh.read(length))
+                blob = fh.read(length)
+                header = json.loads(blob)
+                if not isinstance(header, dict):
+                    raise ValueError("its header is not an object")
+                stored = header.get(FIELD)
+                if stored is not None:
+                    if not is_digest(stored):
+                        raise ValueError(f"malformed checksum {stored!r}")
+                    digest = hashlib.sha256(MAGIC + struct.pack("<I", length) + neutral(blob, CHECKSUM_KEY, stored))
+                    hash_rest(digest, fh)
+                    if digest.hexdigest() != stored:
+                        raise VidsimError(f"{path}: vector snapshot fails its checksum (its bytes changed since it "
+                                          "was written)")
+                    fh.seek(len(MAGIC) + 4 + length)
                 index = faiss.read_index(faiss.PyCallbackIOReader(fh.read))  # type: ignore[attr-defined]
         except FileNotFoundError:
             raise
-        except (OSError, ValueError, RuntimeError, struct.error) as exc:
+        except (OSError, ValueError, RuntimeError, MemoryError, struct.error) as exc:
             raise VidsimError(f"{path}: unreadable vector snapshot ({exc})") from exc
+        header["verified"] = stored is not None
+        if any(k not in header for k in ("kind", "dims")):
+            raise VidsimError(f"{path}: vector snapshot header lacks its kind or dims")
         if index.ntotal != header.get("ntotal", index.ntotal):
             raise VidsimError(f"{path}: vector snapshot holds {index.ntotal} vectors, header says {header['ntotal']}")
         store = cls(index, header["kind"], int(header["dims"]), int(header.get("trained_on", 0)), int(header.get("hnsw_m", 32)))
