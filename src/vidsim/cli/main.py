@@ -428,6 +428,11 @@ def describe_error(exc: BaseException) -> str:
     failed_write = write_error_cause(exc)
     if failed_write is not None:
         return f"a write failed: {failed_write}"
+    import sqlite3
+
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        return (f"an index catalog became unreadable while in use ({exc}); "
+                "check it with `vidsim index check --index DIR`, mend it with `vidsim index repair --index DIR`")
     detail = " ".join(f"{type(exc).__name__}: {exc}".split())
     return f"internal error ({detail}); rerun with --debug for the traceback, and please report it"
 
