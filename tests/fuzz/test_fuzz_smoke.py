@@ -10,11 +10,11 @@ import warnings
 from pathlib import Path
 
 import pytest
-
 from tools.fuzz import report
 from tools.fuzz.engines import have_atheris, run_random
 from tools.fuzz.harness import Findings, run_one
 from tools.fuzz.targets import TARGETS
+
 from vidsim.errors import ConfigError, TruncatedVideoWarning
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,7 +53,7 @@ def test_only_vidsim_errors_and_declared_warnings_pass():
         raise ConfigError("bad input")
 
     def declared_warning(data: bytes) -> None:
-        warnings.warn("cut off", TruncatedVideoWarning)
+        warnings.warn("cut off", TruncatedVideoWarning, stacklevel=2)
 
     def key_error(data: bytes) -> None:
         {}["missing"]

@@ -93,11 +93,20 @@ def test_not_a_catalog_is_a_vidsim_error_naming_the_file(tmp_path, content, matc
 def test_damaged_header_fields(tmp_path):
     path = _catalog(tmp_path / "catalog.sqlite")
     good = path.read_bytes()
-    for offset, value, match in ((18, b"\x03", "attempt to write a readonly database"),  # write version 3
-                                 (19, b"\x03", "file is not a database"),  # read version 3
+    for offset, value, match in ((19, b"\x03", "file is not a database"),  # read version 3
                                  (56, b"\x00\x00\x00\x02", "malformed database schema")):  # UTF-16le text
         path.write_bytes(good[:offset] + value + good[offset + len(value):])
         _damaged(path, match)
+    # write version 3: SQLite calls the file read-only; the catalog opens read-only (its rows
+    # readable, as on a read-only mount), and a write is refused naming the file
+    path.write_bytes(good[:18] + b"\x03" + good[19:])
+    catalog = Catalog(path)
+    try:
+        assert catalog.read_only and len(catalog.videos()) == 3
+    finally:
+        catalog.close()
+    _damaged(path, "attempt to write a readonly database",
+             read=lambda catalog: catalog.insert("ff" * 32, "/v.mp4", "v", 1.0, 2, "codes/ff/x", 1, 2))
 
 
 def test_a_damaged_page_is_reported_not_hidden_by_a_failed_rollback(tmp_path):

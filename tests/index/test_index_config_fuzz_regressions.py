@@ -33,11 +33,11 @@ def _with(path: str, value) -> str:
 
 
 @pytest.mark.parametrize("content, message", [
-    ("[1, 2, 3]", r"unreadable index configuration \(the file is an array, not a JSON object\)"),
-    ('"config"', "the file is a string, not a JSON object"),
-    (_with("index", [1]), r'unreadable index configuration \("index" is an array'),
-    (_with("vidsim", None), '"vidsim" is null, not a JSON object'),
-    (_with("index.search", 5), '"index.search" is a number, not a JSON object'),
+    ("[1, 2, 3]", "unreadable index configuration: the file must be a JSON object, not an array"),
+    ('"config"', "the file must be a JSON object, not a string"),
+    (_with("index", [1]), 'unreadable index configuration: "index" must be a JSON object, not an array'),
+    (_with("vidsim", None), '"vidsim" must be a JSON object, not null'),
+    (_with("index.search", 5), '"index.search" must be a JSON object, not a number'),
     (_with("format", 1e999), "unreadable index configuration .*OverflowError"),  # int(inf)
     (_with("dims", 1e999), "dims must be an integer, got inf"),
     ("[" * 100_000, "unreadable index configuration .*RecursionError"),

@@ -51,9 +51,8 @@ def run_random(spec: Spec, seeds: dict[str, bytes], findings: Findings, *, secon
         seen.add(findings.run(spec.fn, data))
     while (runs is None or findings.executions < runs) and (deadline is None or time.monotonic() < deadline):
         parent = rng.choice(corpus)
-        data = mutate_json(parent, rng, spec.json_keys) if spec.json_keys and rng.random() < 0.5 else None
-        if data is None:
-            data = mutate(parent, rng, corpus, spec.tokens, spec.max_len)
+        tree = mutate_json(parent, rng, spec.json_keys) if spec.json_keys and rng.random() < 0.5 else None
+        data = tree if tree is not None else mutate(parent, rng, corpus, spec.tokens, spec.max_len)
         outcome = findings.run(spec.fn, data)
         if outcome not in seen and len(corpus) < 1000:
             seen.add(outcome)
@@ -89,7 +88,7 @@ def run_atheris(spec: Spec, seeds: dict[str, bytes], findings: Findings, workdir
             log.write(proc.stdout + proc.stderr)
         if stats.exists():
             findings.merge(json.loads(stats.read_text()))
-        if left_runs is not None:
+        if runs is not None:
             left_runs = max(0, runs - findings.executions)
         native = [p for p in set(findings.crash_dir.glob("*")) - before
                   if p.name.split("-")[0] in ("crash", "timeout", "oom", "leak", "slow")]

@@ -7,9 +7,9 @@ import re
 import traceback
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from vidsim.errors import TruncatedVideoWarning, VidsimError
 
@@ -36,9 +36,9 @@ def signature(exc: BaseException) -> tuple[str, str]:
     """(signature, where): exception type plus the innermost vidsim frame (else the innermost frame)."""
     frames = traceback.extract_tb(exc.__traceback__)
     ours = [f for f in frames if _SRC in f.filename]
-    frame = (ours or frames or [None])[-1]
-    if frame is None:
+    if not frames:
         return type(exc).__name__, "?"
+    frame = (ours or frames)[-1]
     name = frame.filename.split(_SRC, 1)[-1] if _SRC in frame.filename else os.path.basename(frame.filename)
     where = f"{name}:{frame.lineno} ({frame.name})"
     return f"{type(exc).__name__} at {where}", where

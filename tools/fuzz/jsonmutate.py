@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import math
 import random
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 _NUMBERS = (0, 1, -1, 2, 7, 8, 255, 256, 2**31, 2**63, -(2**63), 10**30, 0.5, -0.0, 1e308, math.inf, -math.inf,
             math.nan)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 RUNS = ("<!-- runs: rows appended by python -m tools.fuzz -->", "<!-- /runs -->")
 LATEST = ("<!-- latest: rewritten by python -m tools.fuzz -->", "<!-- /latest -->")
-_HEADER = "| date | target | engine | seconds | executions | exec/s | corpus | unique crashes |\n|---|---|---|---:|---:|---:|---:|---:|\n"
+_HEADER = ("| date | target | engine | seconds | executions | exec/s | corpus | unique crashes |\n"
+           "|---|---|---|---:|---:|---:|---:|---:|\n")
 
 TEMPLATE = f"""# Fuzzing vidsim's input readers
 

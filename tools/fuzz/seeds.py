@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 # --- decode ------------------------------------------------------------------------------
 # (file name, make_clip keyword arguments): tiny clips in the containers and codecs users meet.
-_CLIPS: tuple[tuple[str, dict], ...] = (
+_CLIPS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("h264.mp4", dict(codec="libx264", gop=5)),
     ("h264_audio.mkv", dict(codec="libx264", audio=True, seconds=1.0)),
     ("h264_rot90.mp4", dict(codec="libx264", rotation=90)),
@@ -37,7 +38,7 @@ def decode_seeds(workdir: Path) -> dict[str, bytes]:
     workdir.mkdir(parents=True, exist_ok=True)
     out: dict[str, bytes] = {}
     for name, options in _CLIPS:
-        kw = dict(seconds=2.0, fps=10, size=(64, 48), seed=len(out))
+        kw: dict[str, Any] = dict(seconds=2.0, fps=10, size=(64, 48), seed=len(out))
         kw.update(options)
         try:
             out[name] = synth.make_clip(workdir / name, **kw).read_bytes()

@@ -7,13 +7,12 @@ import os
 import shutil
 import tempfile
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-
 from tools.fuzz import seeds
 
 _SCRATCH: Path | None = None
@@ -50,21 +49,21 @@ FRAME_LIMIT = 12  # samples read per input: enough for the first batches and a s
 
 def fuzz_decode(data: bytes) -> None:
     """vidsim.decode.probe, then iter_frames (both strategies alternately) up to FRAME_LIMIT samples."""
-    from vidsim.config import DecodeConfig
+    from vidsim.config import DecodeConfig, DecodeStrategy
     from vidsim.decode import iter_frames, probe
 
     path = _write("input", data)
-    strategy = "seek" if len(data) % 2 else "decode"
+    strategy: DecodeStrategy = "seek" if len(data) % 2 else "decode"
     config = DecodeConfig(fps=2.0, resize=32, crop=24, batch_size=4, strategy=strategy, max_pixels=4096 * 4096)
     info = probe(path, max_pixels=config.max_pixels)
     assert info.width >= 0 and info.height >= 0
-    batches = iter_frames(path, config)
+    batches = iter_frames(path, config)  # a generator: closing it closes the file
     try:
         for batch in islice(batches, FRAME_LIMIT // config.batch_size):
             assert batch.frames.dtype == np.uint8 and batch.frames.ndim == 4
             assert len(batch.frames) == len(batch.timestamps)
     finally:
-        batches.close()
+        batches.close()  # type: ignore[attr-defined]
 
 
 # --- ground truth: every reader of src/vidsim/evaluate/groundtruth.py ---------------------

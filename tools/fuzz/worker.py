@@ -25,7 +25,6 @@ from tools.fuzz.harness import Findings  # noqa: E402
 from tools.fuzz.jsonmutate import mutate_json  # noqa: E402
 from tools.fuzz.targets import TARGETS, remove_scratch  # noqa: E402
 
-
 SLOW_SECONDS = 10.0
 
 

@@ -18,9 +18,10 @@ import os
 import sqlite3
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -111,7 +112,7 @@ def _typed(path: Path, what: str, row: tuple, kinds: tuple[type | tuple[type, ..
 def _guarded(method: F) -> F:
     """Turn an SQLite error about the catalog's content into a VidsimError naming the file."""
     @functools.wraps(method)
-    def wrapper(self: "Catalog", *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: Catalog, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
