@@ -11,14 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vidsim.errors import TruncatedVideoWarning, VidsimError
+from vidsim.errors import CacheWriteWarning, DecodeErrorWarning, TruncatedVideoWarning, VidsimError
 
 Target = Callable[[bytes], None]
 
 # Exceptions a reader may raise on bad input; anything else escaping a target is a bug.
 EXPECTED: tuple[type[BaseException], ...] = (VidsimError,)
 # Warnings vidsim declares for damaged input; others are counted and reported, not crashes.
-DECLARED_WARNINGS: tuple[type[Warning], ...] = (TruncatedVideoWarning,)
+DECLARED_WARNINGS: tuple[type[Warning], ...] = (TruncatedVideoWarning, DecodeErrorWarning, CacheWriteWarning)
 _SRC = os.sep + os.path.join("src", "vidsim") + os.sep
 
 

@@ -19,8 +19,8 @@ TEMPLATE = f"""# Fuzzing vidsim's input readers
 `python -m tools.fuzz --seconds N [--target decode|groundtruth|config|catalog]` runs each harness of
 `tools/fuzz/` for N seconds (atheris when installed: `pip install -e '.[fuzz]'`; else a built-in
 random mutator) and adds its counts here. A crash is any exception other than a `VidsimError`
-(declared warnings such as `TruncatedVideoWarning` are fine); crashing inputs are saved under
-`build/fuzz/crashes/<target>/`.
+(declared warnings such as `TruncatedVideoWarning` and `DecodeErrorWarning` are fine); crashing
+inputs are saved under `build/fuzz/crashes/<target>/`.
 
 ## Runs
 
@@ -34,7 +34,7 @@ random mutator) and adds its counts here. A crash is any exception other than a 
 
 ## Crashes found and fixed
 
-Each is a regression test with the crashing input embedded.
+Each is a regression test, with the crashing input embedded or generated.
 """
 
 
