@@ -20,6 +20,7 @@ from vidsim.resources import PACKAGED_PREFIX, packaged_head_file, packaged_head_
 
 __all__ = [
     "Device", "DecodeStrategy", "Precision", "DecodeConfig", "FeatureConfig", "SimilarityConfig", "VidsimConfig", "check_choices",
+    "check_types",
     "resolve_head_weights",
     # re-exported for similarity/head.py and older imports; their home is vidsim.resources / vidsim.fsutil
     "PACKAGED_PREFIX", "packaged_head_file", "safetensors_metadata",
@@ -109,6 +110,8 @@ class VidsimConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VidsimConfig:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"a VidsimConfig is an object of sections, got {type(data).__name__}")
         return cls(
             decode=_build(DecodeConfig, data.get("decode", {})),
             features=_build(FeatureConfig, data.get("features", {})),
@@ -203,9 +206,45 @@ def check_choices(config: Any) -> None:
             raise ConfigError(f"unknown {name} {value!r}: {', '.join(map(str, allowed))}")
 
 
+_JSON_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", type(None): "null"}
+_TYPES: dict[type, dict[str, tuple[type, ...]]] = {}
+
+
+def _field_types(kind: type) -> dict[str, tuple[type, ...]]:
+    """Field name -> the JSON scalar types it takes (int for float too), for the fields of
+    dataclass `kind` typed with bool, int, float, str or None unions (Literals: see _choices)."""
+    if kind not in _TYPES:
+        hints = typing.get_type_hints(kind)
+        out: dict[str, tuple[type, ...]] = {}
+        for f in dataclasses.fields(kind):
+            hint = hints[f.name]
+            parts = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+            if all(p in _JSON_NAMES for p in parts):
+                out[f.name] = tuple(parts) + ((int,) if float in parts else ())
+        _TYPES[kind] = out
+    return _TYPES[kind]
+
+
+def check_types(kind: type, data: Mapping[str, Any], section: str = "") -> None:
+    """ConfigError when a value read from JSON for dataclass `kind` has the wrong type: a
+    config.json holding `"fps": "fast"` is refused when read, not at the first use."""
+    for name, allowed in _field_types(kind).items():
+        if name in data:
+            value = data[name]
+            if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+                expected = " or ".join(dict.fromkeys(_JSON_NAMES[t] for t in allowed if t is not int or float not in allowed))
+                raise ConfigError(f"{section}{name} must be {expected}, got {value!r}")
+
+
 def _build(kind: type, data: dict[str, Any]):
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{kind.__name__} must be an object of fields, got {type(data).__name__}")
     known = {f.name for f in dataclasses.fields(kind)}
     unknown = set(data) - known
     if unknown:
         raise ConfigError(f"unknown {kind.__name__} fields: {sorted(unknown)}")
+    check_types(kind, data, f"{_SECTIONS.get(kind, kind.__name__)}.")
     return kind(**data)
+
+
+_SECTIONS = {DecodeConfig: "decode", FeatureConfig: "features", SimilarityConfig: "similarity"}

@@ -77,7 +77,9 @@ def select_video_stream(container: av.container.InputContainer, name: str) -> av
         raise NoVideoStreamError(name, f"no video stream (the file holds {what})")
     stream = candidates[0]
     if stream.codec_context is None:
-        raise NoFramesError(name, f"no FFmpeg decoder for its video codec ({stream.codec_tag or 'unknown'})")
+        # PyAV answers codec questions through the decoder, absent here: the tag may be unknown too
+        tag = getattr(stream, "codec_tag", None) or "unknown"
+        raise NoFramesError(name, f"no FFmpeg decoder for its video codec ({tag})")
     if stream.codec_context.name in _TEXT_CODECS:
         raise NotAVideoError(name, f"looks like a text file (codec '{stream.codec_context.name}'), not a video")
     return stream

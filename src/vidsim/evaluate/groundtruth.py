@@ -175,6 +175,8 @@ def _read_json(path: PathLike) -> Any:
         raise _unreadable(path, exc) from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{os.fspath(path)} line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise ConfigError(f"{os.fspath(path)}: JSON nested too deeply to read") from None
 
 
 def _read_csv_rows(path: PathLike, required: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
@@ -354,7 +356,9 @@ def read_fivr_annotation(
         raise ConfigError(f"unknown FIVR task {task!r}; expected one of {sorted(FIVR_TASK_LABELS)}")
     labels = FIVR_TASK_LABELS[task]
     ann = _read_json(path)
-    if not isinstance(ann, dict) or not all(isinstance(v, dict) for v in ann.values()):
+    if not isinstance(ann, dict) or not all(
+            isinstance(groups, dict) and all(isinstance(vids, list) for vids in groups.values())
+            for groups in ann.values()):
         raise ConfigError(f"{os.fspath(path)}: expected {{query: {{label: [video ids]}}}}")
     if database is None:
         db = {str(v) for groups in ann.values() for vids in groups.values() for v in vids}
@@ -375,6 +379,8 @@ def read_fivr_annotation(
 # VCSL
 # ---------------------------------------------------------------------------------------------
 def _split_vcsl_key(key: str, path: PathLike) -> Pair:
+    if not isinstance(key, str):
+        raise ConfigError(f"{os.fspath(path)}: pair key {key!r} is not a '<query_id>-<ref_id>' string")
     parts = key.split("-")
     if len(parts) != 2 or not all(parts):
         raise ConfigError(f"{os.fspath(path)}: pair key {key!r} is not '<query_id>-<ref_id>'")
@@ -438,7 +444,9 @@ def read_vcsl_predictions(path: PathLike) -> dict[Pair, list[Segment]]:
 def read_vcsl_query_sets(path: PathLike, split: str = "test") -> dict[str, list[Pair]]:
     """Read VCSL ``split_meta_pairs.json``: query set -> its pairs, for VCSL's macro averaging."""
     raw = _read_json(path)
-    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
+    if not isinstance(raw, dict) or not all(
+            isinstance(part, dict) and all(isinstance(pairs, list) for pairs in part.values())
+            for part in raw.values()):
         raise ConfigError(f"{os.fspath(path)}: expected {{split: {{query_set: ['<query_id>-<ref_id>', ...]}}}}")
     if split == "all":
         sets = {k: v for part in raw.values() for k, v in part.items()}

@@ -14,12 +14,16 @@ absent or empty (nothing waits in it to be folded into the database file).
 """
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
 import sqlite3
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -50,6 +54,9 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 INSERT OR IGNORE INTO counters VALUES ('next_vector', 0);
 """
 _COLUMNS = "id, content_hash, path, name, duration, frames, first_vector, codes_file, codes_bytes, file_bytes, added"
+_NAMES = tuple(_COLUMNS.split(", "))
+_NUMBER = (int, float)
+_KINDS = (int, str, str, str, _NUMBER, int, int, str, int, int, _NUMBER)
 
 
 @dataclass(frozen=True)
@@ -75,9 +82,59 @@ class VideoRecord:
                 "file_bytes": self.file_bytes, "added": self.added}
 
 
+# SQLite errors that say something about the machine (busy, full or read-only disk, no access),
+# not about the catalog's content: passed on as they are.
+_ENVIRONMENT = ("locked", "busy", "full", "readonly", "read-only", "unable to open", "out of memory")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _environmental(path: Path, exc: Exception) -> bool:
+    """Whether an SQLite error is about the machine rather than the file's content. SQLite also
+    calls a file read-only when its header asks for a newer SQLite, as a damaged header may."""
+    message = str(exc).lower()
+    if not isinstance(exc, sqlite3.OperationalError) or not any(word in message for word in _ENVIRONMENT):
+        return False
+    if "readonly" in message:
+        return not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+    return True
+
+
+def _unreadable(path: Path, exc: Exception) -> Exception:
+    """The VidsimError for a catalog whose content SQLite cannot read (damaged, foreign or not SQLite)."""
+    if _environmental(path, exc):
+        return exc
+    reason = f"not UTF-8 text in a row ({exc.reason})" if isinstance(exc, UnicodeDecodeError) else str(exc)
+    return VidsimError(f"{path}: the index catalog is damaged or not a vidsim catalog ({reason})")
+
+
+def _typed(path: Path, what: str, row: tuple, kinds: tuple[type | tuple[type, ...], ...],
+           names: tuple[str, ...]) -> tuple:
+    """`row` when each value has its column's type; SQLite does not enforce types (nor NOT NULL
+    in a damaged file), so a damaged catalog can hand back NULLs or text where numbers belong."""
+    for name, value, kind in zip(names, row, kinds):
+        if not isinstance(value, kind):
+            raise VidsimError(f"{path}: the index catalog is damaged ({what} {row[0]!r}: {name} is {value!r})")
+    return row
+
+
+def _guarded(method: F) -> F:
+    """Turn an SQLite error about the catalog's content into a VidsimError naming the file."""
+    @functools.wraps(method)
+    def wrapper(self: Catalog, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            error = _unreadable(self.path, exc)
+            if error is exc:
+                raise
+            raise error from exc
+    return wrapper  # type: ignore[return-value]
+
+
 class Catalog:
     """Thin typed wrapper over one SQLite connection (one per Index object, one thread)."""
 
+    @_guarded
     def __init__(self, path: Path):
         self.path = path
         self.read_only = False  # opened without write access (see the module docstring)
@@ -105,42 +162,65 @@ class Catalog:
     def transaction(self):
         return _Transaction(self.db)
 
+    @_guarded
     def data_version(self) -> int:
         """Changes whenever another connection commits (cheap change detection)."""
-        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+        return int(self._rows("PRAGMA data_version")[0][0])
 
     # --- reads ----------------------------------------------------------------------
+    @_guarded
     def videos(self, after_id: int = 0) -> list[VideoRecord]:
-        rows = self.db.execute(f"SELECT {_COLUMNS} FROM videos WHERE id > ? ORDER BY id", (after_id,))
-        return [VideoRecord(*row) for row in rows]
+        rows = self._rows(f"SELECT {_COLUMNS} FROM videos WHERE id > ? ORDER BY id", (after_id,))
+        return [self._record(row) for row in rows]
 
+    def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """All rows of a query, its cursor closed even on error: a cursor kept alive (by a
+        traceback) would turn close() into a deferred close that keeps the file locked."""
+        with contextlib.closing(self.db.execute(sql, params)) as cursor:
+            return cursor.fetchall()
+
+    def _record(self, row: tuple) -> VideoRecord:
+        return VideoRecord(*_typed(self.path, "video", row, _KINDS, _NAMES))
+
+    @_guarded
     def get(self, video_id: int) -> VideoRecord | None:
-        row = self.db.execute(f"SELECT {_COLUMNS} FROM videos WHERE id = ?", (video_id,)).fetchone()
-        return VideoRecord(*row) if row else None
+        rows = self._rows(f"SELECT {_COLUMNS} FROM videos WHERE id = ?", (video_id,))
+        return self._record(rows[0]) if rows else None
 
+    @_guarded
     def by_hash(self, content_hash: str) -> VideoRecord | None:
-        row = self.db.execute(f"SELECT {_COLUMNS} FROM videos WHERE content_hash = ?", (content_hash,)).fetchone()
-        return VideoRecord(*row) if row else None
+        rows = self._rows(f"SELECT {_COLUMNS} FROM videos WHERE content_hash = ?", (content_hash,))
+        return self._record(rows[0]) if rows else None
 
+    @_guarded
     def removed_since(self, video_id_upto: int) -> list[tuple[int, int, int]]:
         """(id, first_vector, frames) of removed videos with id <= video_id_upto."""
-        rows = self.db.execute("SELECT id, first_vector, frames FROM removed WHERE id <= ? ORDER BY id", (video_id_upto,))
-        return [tuple(r) for r in rows]
+        rows = self._rows("SELECT id, first_vector, frames FROM removed WHERE id <= ? ORDER BY id", (video_id_upto,))
+        names = ("id", "first_vector", "frames")
+        return [_typed(self.path, "removed video", tuple(r), (int, int, int), names) for r in rows]
 
+    @_guarded
     def totals(self) -> tuple[int, float, int, int]:
         """(videos, seconds, frames, codes bytes)."""
-        row = self.db.execute("SELECT COUNT(*), TOTAL(duration), TOTAL(frames), TOTAL(codes_bytes) FROM videos").fetchone()
+        row = self._rows("SELECT COUNT(*), TOTAL(duration), TOTAL(frames), TOTAL(codes_bytes) FROM videos")[0]
         return int(row[0]), float(row[1]), int(row[2]), int(row[3])
 
+    @_guarded
     def codes_files(self) -> set[str]:
-        return {r[0] for r in self.db.execute("SELECT codes_file FROM videos")}
+        rows = self._rows("SELECT id, codes_file FROM videos")
+        return {_typed(self.path, "video", tuple(r), (int, str), ("id", "codes_file"))[1] for r in rows}
 
+    @_guarded
     def next_ids(self) -> tuple[int, int]:
         """(id, first_vector) the next inserted video gets (ids and vector ids are never reused)."""
-        seq = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'videos'").fetchone()
-        top = self.db.execute("SELECT MAX(id) FROM videos").fetchone()[0]
-        first = self.db.execute("SELECT value FROM counters WHERE name = 'next_vector'").fetchone()[0]
-        return max(int(seq[0]) if seq else 0, int(top or 0)) + 1, int(first)
+        seq = self._rows("SELECT seq FROM sqlite_sequence WHERE name = 'videos'")
+        top = self._rows("SELECT MAX(id) FROM videos")[0][0]
+        counter = self._rows("SELECT value FROM counters WHERE name = 'next_vector'")
+        if not counter or not isinstance(counter[0][0], int):
+            raise VidsimError(f"{self.path}: the index catalog is damaged (its vector counter is {counter!r})")
+        if (seq and not isinstance(seq[0][0], int)) or not isinstance(top, int | None):
+            raise VidsimError(f"{self.path}: the index catalog is damaged (its id counter is {seq!r})")
+        return max(seq[0][0] if seq else 0, top or 0) + 1, counter[0][0]
 
     def removed_ids(self) -> set[int]:
         return {int(r[0]) for r in self.db.execute("SELECT id FROM removed")}
@@ -151,6 +231,7 @@ class Catalog:
         return [] if rows == ["ok"] else rows
 
     # --- writes ---------------------------------------------------------------------
+    @_guarded
     def insert(self, content_hash: str, path: str, name: str, duration: float, frames: int, codes_file: str,
                codes_bytes: int, file_bytes: int, *, reserved: tuple[int, int] | None = None,
                added: float | None = None) -> VideoRecord:
@@ -167,7 +248,9 @@ class Catalog:
                  time.time() if added is None else added),
             )
         record = self.get(video_id)
-        assert record is not None  # committed just above, by the connection reading it
+        if record is None:  # committed just above by this connection: only a damaged file loses it
+            raise VidsimError(f"{self.path}: the index catalog is damaged (the row just added for "
+                              f"{content_hash} cannot be read back)")
         return record
 
     def restore(self, records: list[VideoRecord], next_id: int = 1, next_vector: int = 0) -> None:
@@ -188,6 +271,7 @@ class Catalog:
         with self.transaction():
             self.db.execute("UPDATE videos SET codes_bytes = ? WHERE id = ?", (codes_bytes, video_id))
 
+    @_guarded
     def delete(self, video_id: int) -> VideoRecord | None:
         with self.transaction():
             record = self.get(video_id)
@@ -234,6 +318,9 @@ def _open_read_only(path: Path, problem: str) -> sqlite3.Connection:
             return db
         except sqlite3.OperationalError:
             db.close()
+        except BaseException:
+            db.close()  # a damaged file (sqlite3.DatabaseError): not left open, reported by the caller
+            raise
     raise VidsimError(f"{path}: cannot be read here: it cannot be written ({problem}), and its write-ahead log "
                       f"{wal.name} holds changes SQLite reads only with a {path.name}-shm file beside it; make "
                       "room or mount the directory read-write, then retry")
@@ -258,7 +345,13 @@ class _Transaction:
         return self.db
 
     def __exit__(self, kind, exc, tb):
-        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+        if kind is None:
+            self.db.execute("COMMIT")
+        elif self.db.in_transaction:  # SQLite may have rolled back already (a damaged file)
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the error being raised says more
         return False
 
 

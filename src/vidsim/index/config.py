@@ -25,6 +25,7 @@ from vidsim.config import (
     VectorKind,
     VidsimConfig,
     check_choices,
+    check_types,
 )
 from vidsim.errors import ConfigError, ConfigMismatchError, VidsimError
 from vidsim.index.layout import CONFIG_FILE
@@ -123,8 +124,10 @@ class IndexConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> IndexConfig:
         data = dict(data)
-        search = SearchConfig(**data.pop("search", {}))
-        return cls(**data, search=search)
+        search = _json_object(data.pop("search", {}), '"index.search"')
+        check_types(SearchConfig, search, "index.search.")
+        check_types(cls, data, "index.")
+        return cls(**data, search=SearchConfig(**search))
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,8 @@ class StoredConfig:
             raise ConfigError(f"{path}: {exc}") from None
         except VidsimError as exc:
             raise VidsimError(f"{path}: {exc}") from None
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, ArithmeticError, RecursionError) as exc:
+            # ArithmeticError: int() of a huge number (1e999); RecursionError: JSON nested too deeply
             raise ConfigError(f"{path}: unreadable index configuration ({exc!r})") from exc
 
     @classmethod
@@ -179,6 +183,7 @@ class StoredConfig:
         if version < 2:  # format 1: binary codes had one sign bit per dim, no projection
             index.setdefault("code_projection", "none")
             index.setdefault("code_bits", None)
+        check_types(cls, data)  # feature_key, dims, weights_version
         return cls(
             index=IndexConfig.from_dict(index),
             vidsim=VidsimConfig.from_dict(vidsim),

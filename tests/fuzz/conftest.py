@@ -1,0 +1,9 @@
+"""The fuzz harnesses live in tools/fuzz (not installed): put the repository root on sys.path."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
