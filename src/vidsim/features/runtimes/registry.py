@@ -14,8 +14,6 @@ from pathlib import Path
 from vidsim.errors import ModelError
 from vidsim.features.runtimes.base import Runtime
 
-INSTALL_HINT = "pip install 'vidsim[runtimes]'"
-
 
 @dataclass(frozen=True)
 class RuntimeSpec:
@@ -89,7 +87,8 @@ def resolve_runtime(runtime: str, backbone: str, precision: str, device: str = "
         if spec is None:
             raise ModelError(f"unknown runtime {runtime!r}; known: {', '.join(RUNTIMES)}")
         if not installed(runtime):
-            raise ModelError(f"the {runtime} runtime is not installed: {INSTALL_HINT} (or pip install {spec.package})")
+            raise ModelError(f"the {runtime} runtime is not installed: pip install {spec.package} (a dependency of "
+                             "vidsim: see pyproject.toml for the tested version), or use --runtime torch")
         if precision not in spec.precisions:
             raise ModelError(f"the {runtime} runtime runs {', '.join(spec.precisions)}, not {precision}")
         if spec.cpu_only and not on_cpu:
