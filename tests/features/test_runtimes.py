@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 import clips
+import vidsim
 from vidsim.config import DecodeConfig, FeatureConfig, VidsimConfig
 from vidsim.decode import iter_frames
 from vidsim.errors import ConfigMismatchError, ModelError
@@ -236,3 +240,21 @@ def test_an_index_refuses_features_made_with_another_runtime(tmp_path, clip_dir,
         Index.open(directory, model=by_openvino)
     stored = json.loads((directory / "config.json").read_text())
     assert stored["vidsim"]["features"]["runtime"] == "torch"
+
+
+def test_cli_runtime_option_is_recorded_and_bad_choices_are_one_line(tmp_path, clip_dir):
+    from vidsim.store import load_features
+
+    clip = clips.natural(clip_dir / "runtimes_cli.mp4", seconds=2.0, seed=13)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(vidsim.__file__).parents[1]),
+                                                                     os.environ.get("PYTHONPATH")]))}
+    run = subprocess.run([sys.executable, "-m", "vidsim", "extract", str(clip), "--out", str(tmp_path / "f"),
+                          "--runtime", "torch", "--no-cache", "-q"], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    (saved,) = (tmp_path / "f").glob("*.safetensors")
+    assert load_features(saved).feature_key == ViSiL(VidsimConfig(features=FeatureConfig(runtime="torch"))).feature_key
+    bad = subprocess.run([sys.executable, "-m", "vidsim", "extract", str(clip), "--out", str(tmp_path / "g"),
+                          "--runtime", "onnxruntime", "--precision", "bf16", "--no-cache", "-q"],
+                         capture_output=True, text=True, env=env)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip() == "error: the onnxruntime runtime runs fp32, not bf16"

@@ -58,12 +58,14 @@ class ExportedRuntime(Runtime):
     def _open(self, backbone: Backbone, height: int, width: int) -> RunFn:
         key = ExportKey(backbone.weights_version, self._digest, height, width)
         path, fresh = self.store.get(key, backbone)
-        try:
-            run = self.load(path)
-        except Exception as exc:  # runtimes raise their own error types for unreadable models
-            if fresh:
-                raise ModelError(f"{self.name} cannot load the model just exported to {path} ({exc})") from exc
-            run = self.load(self.store.export(key, backbone))  # damaged beyond what the checksum saw
+        while True:
+            try:
+                run = self.load(path)
+                break
+            except Exception as exc:  # runtimes raise their own error types for unreadable models
+                if fresh:
+                    raise ModelError(f"{self.name} cannot load the model just exported to {path} ({exc})") from exc
+                path, fresh = self.store.export(key, backbone), True  # damaged beyond what the checksum saw
         self._check(run, backbone, height, width)
         return run
 
