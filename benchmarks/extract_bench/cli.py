@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="resnet50 bf16 batch sizes to try (default 8 16 32)")
     ap.add_argument("--lite", nargs="*", default=None, metavar="V",
                     help="efficientnet variants (default lite0 lite1 lite2; lite0 with --quick)")
+    ap.add_argument("--runtimes", nargs="*", default=None, metavar="R",
+                    help="exported runtimes with rows beside torch's in the extract section "
+                         "(default: the installed ones of onnxruntime, openvino)")
     ap.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     ap.add_argument("--out", type=Path, help=f"where to write extract.md/.json (default {RESULTS} for a full run; "
                                              "a --quick run writes only where --out says)")

@@ -41,11 +41,20 @@ def extract_specs(frames_path: str, args) -> tuple[dict, dict]:
     for b in args.bf16_batches:
         resnet[f"vidsim resnet50 bf16 b{b}"] = {**base, "impl": "vidsim", "backbone": "resnet50",
                                                "weights": "seed:0", "precision": "bf16", "batch_size": b}
+    runtimes = runtime_rows(args)
+    for runtime, prec in runtimes:
+        resnet[f"vidsim resnet50 {runtime} {prec} b32"] = {**base, "impl": "vidsim", "backbone": "resnet50",
+                                                         "weights": "seed:0", "precision": prec, "batch_size": 32,
+                                                         "runtime": runtime}
     lite = {}
     for variant in args.lite:
         for prec in ("fp32", "bf16"):
             lite[f"vidsim efficientnet-{variant} {prec} b32"] = {
                 **base, "impl": "vidsim", "backbone": f"efficientnet-{variant}", "precision": prec, "batch_size": 32}
+        for runtime, prec in runtimes:
+            lite[f"vidsim efficientnet-{variant} {runtime} {prec} b32"] = {
+                **base, "impl": "vidsim", "backbone": f"efficientnet-{variant}", "precision": prec, "batch_size": 32,
+                "runtime": runtime}
     if args.passive:  # the same work with OpenMP threads that sleep instead of spinning when idle
         ref_name = next(iter(resnet))
         resnet[f"{ref_name} {PASSIVE_TAG}"] = {**resnet[ref_name], "env": PASSIVE_ENV}
@@ -55,6 +64,15 @@ def extract_specs(frames_path: str, args) -> tuple[dict, dict]:
             lite[f"vidsim efficientnet-lite0 fp32 b32 {PASSIVE_TAG}"] = {
                 **lite["vidsim efficientnet-lite0 fp32 b32"], "env": PASSIVE_ENV}
     return resnet, lite
+
+
+def runtime_rows(args) -> list[tuple[str, str]]:
+    """(runtime, precision) of the rows beside torch's: every installed exported runtime and precision."""
+    from vidsim.features.runtimes import RUNTIMES, installed
+
+    wanted = getattr(args, "runtimes", None)
+    return [(name, prec) for name, spec in RUNTIMES.items() if name != "torch" and installed(name)
+            and (wanted is None or name in wanted) for prec in spec.precisions]
 
 
 def section_extract(frames_path: str, n_frames: int, args) -> dict:

@@ -55,8 +55,9 @@ def build_extractor(spec: dict):
 
         return OfficialRecipe(build_backbone("resnet50", "seed:0"), spec.get("batch_size", 128))
     extra = {"whitening": spec["whitening"]} if "whitening" in spec else {}  # else the library default
-    cfg = FeatureConfig(backbone=spec["backbone"], weights=spec.get("weights"),
-                        precision=spec["precision"], batch_size=spec["batch_size"], **extra)
+    # rows without a runtime are torch's (the rows from before runtimes existed keep their meaning)
+    cfg = FeatureConfig(backbone=spec["backbone"], weights=spec.get("weights"), precision=spec["precision"],
+                        runtime=spec.get("runtime", "torch"), batch_size=spec["batch_size"], **extra)
     fe = FeatureExtractor(cfg, device="cpu")
     if spec.get("fold_fp32"):  # suggested fp32 speed-up, not (yet) in the library
         fe.backbone = fold_batchnorms(fe.backbone)

@@ -19,8 +19,8 @@ from vidsim.fsutil import safetensors_metadata
 from vidsim.resources import PACKAGED_PREFIX, packaged_head_file, packaged_head_name
 
 __all__ = [
-    "Device", "DecodeStrategy", "Precision", "DecodeConfig", "FeatureConfig", "SimilarityConfig", "VidsimConfig", "check_choices",
-    "check_types",
+    "Device", "DecodeStrategy", "Precision", "RuntimeName", "DecodeConfig", "FeatureConfig", "SimilarityConfig",
+    "VidsimConfig", "check_choices", "check_types",
     "resolve_head_weights",
     # re-exported for similarity/head.py and older imports; their home is vidsim.resources / vidsim.fsutil
     "PACKAGED_PREFIX", "packaged_head_file", "safetensors_metadata",
@@ -29,6 +29,9 @@ __all__ = [
 Device = Literal["cpu", "cuda"]
 DecodeStrategy = Literal["auto", "decode", "seek"]  # how frames are reached (decode/strategy.py)
 Precision = Literal["fp32", "bf16"]
+# Which inference runtime runs the backbone (vidsim.features.runtimes); "auto" is resolved when a
+# model is built, and the resolved name is what configurations and feature keys record.
+RuntimeName = Literal["auto", "torch", "onnxruntime", "openvino"]
 # An index's storage choices (vidsim.index.config), here so that the CLI can list them without importing the index.
 CodesKind = Literal["float32", "float16", "int8", "int4", "binary"]
 ProjectionKind = Literal["orthogonal", "none"]
@@ -65,6 +68,7 @@ class FeatureConfig:
     whitening: str | None = "auto"
     dims: int | None = None  # keep this many whitened dimensions (None: all in the file)
     precision: Precision = "fp32"
+    runtime: RuntimeName = "auto"
     batch_size: int = 32  # frames per network forward pass
 
     def __post_init__(self) -> None:
@@ -112,9 +116,12 @@ class VidsimConfig:
     def from_dict(cls, data: dict[str, Any]) -> VidsimConfig:
         if not isinstance(data, Mapping):
             raise ConfigError(f"a VidsimConfig is an object of sections, got {type(data).__name__}")
+        features = data.get("features", {})
+        if isinstance(features, Mapping) and "features" in data:  # saved before runtimes existed: torch made them
+            features = {"runtime": "torch", **features}
         return cls(
             decode=_build(DecodeConfig, data.get("decode", {})),
-            features=_build(FeatureConfig, data.get("features", {})),
+            features=_build(FeatureConfig, features),
             similarity=_build(SimilarityConfig, data.get("similarity", {})),
         )
 
@@ -131,6 +138,8 @@ class VidsimConfig:
         features = dataclasses.asdict(self.features)
         for volatile in VOLATILE_FEATURE_FIELDS:
             features.pop(volatile)
+        if features["runtime"] == "torch":  # the keys of everything made before runtimes existed
+            features.pop("runtime")
         payload = json.dumps({"decode": decode, "features": features, "provenance": provenance}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 

@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +32,9 @@ class ViSiL(nn.Module):
 
     def __init__(self, config: VidsimConfig = VidsimConfig(), device: str | torch.device | None = "cpu"):
         super().__init__()
-        self.config = config
         self.extractor = FeatureExtractor(config.features, device)
+        # the configuration that runs: the runtime "auto" resolved to (what indexes and reports record)
+        self.config = config = dataclasses.replace(config, features=self.extractor.config)
         self.device = self.extractor.device
         self.head = ViSiLHead.from_config(config.similarity, self.extractor.dims).to(self.device)
         self.feature_key = self.extractor.feature_key(config.decode)

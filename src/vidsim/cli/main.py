@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from vidsim import __version__
-from vidsim.config import DecodeConfig, FeatureConfig, Precision, VidsimConfig, with_overrides
+from vidsim.config import DecodeConfig, FeatureConfig, Precision, RuntimeName, VidsimConfig, with_overrides
 from vidsim.errors import VideoError, VidsimError
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2
@@ -35,6 +35,7 @@ MODEL_FIELDS = {
     "whitening": "features.whitening",
     "dims": "features.dims",
     "precision": "features.precision",
+    "runtime": "features.runtime",
     "batch_size": "features.batch_size",
     "head_weights": "similarity.head_weights",
     "symmetric": "similarity.symmetric",
@@ -55,6 +56,10 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
                        help="symmetric Chamfer (frame and video level)")
     group.add_argument("--precision", choices=get_args(Precision),
                        help=f"network precision (default: {FeatureConfig.precision})")
+    group.add_argument("--runtime", choices=get_args(RuntimeName),
+                       help="inference runtime of the backbone: auto (the fastest installed one whose features "
+                            "equal torch fp32's within tolerance), torch, onnxruntime or openvino "
+                            f"(default: {FeatureConfig.runtime})")
     group.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     group.add_argument("--fps", type=float, help=f"sampled frames per second (default: {DecodeConfig.fps})")
     group.add_argument("--batch-size", type=int, help="frames per forward pass")

@@ -1,30 +1,31 @@
-"""Frames -> region features: backbone stage maps, L3-iMAC pooling, optional PCA whitening.
+"""Frames -> region features: backbone stage maps and L3-iMAC pooling (run by an inference
+runtime), optional PCA whitening.
 
 Streaming: `extract_video` decodes and embeds batch by batch, so memory is bounded by one
 batch of frames plus the (small) region features of the whole video.
 """
 from __future__ import annotations
 
-import copy
+import dataclasses
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from vidsim.config import DecodeConfig, FeatureConfig, VidsimConfig
 from vidsim.errors import ModelError
 from vidsim.features.backbones import build_backbone
-from vidsim.features.pooling import region_vectors
+from vidsim.features.fold import fold_batchnorms
+from vidsim.features.runtimes import Runtime, build_runtime, resolve_runtime
 from vidsim.features.types import VideoFeatures
 from vidsim.features.whitening import PCAWhitening, resolve_whitening
 from vidsim.fsutil import sha256_file
 
+__all__ = ["FeatureExtractor", "ProgressFn", "fold_batchnorms", "resolve_device"]
+
 ProgressFn = Callable[[int, float], None]  # (frames done in this call, seconds of video reached)
-ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -37,81 +38,21 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return device
 
 
-@torch.no_grad()
-def fold_batchnorms(module: ModuleT, probe_size: int = 64) -> ModuleT:
-    """Fold every eval-mode BatchNorm2d that reads a Conv2d's output straight into that
-    convolution (torch's `fuse_conv_bn_eval`) and put nn.Identity in its place. Inference only.
-
-    Pairs come from the data flow of one small forward pass (hooks on the leaf modules and convolutions), not
-    from names: a batch norm is folded when its input is the output of a convolution that ran
-    once and whose output no other module read. A second pass on the same input must give the
-    same stage maps (to 1e-4), otherwise the unfolded module is returned: a convolution output
-    also read by a functional op would be caught there.
-    """
-    param = next(module.parameters())
-    probe = torch.rand(1, 3, probe_size, probe_size, generator=torch.Generator().manual_seed(0))
-    probe = probe.to(param.device, param.dtype)
-    producer: dict[int, nn.Module] = {}  # id(conv output) -> conv
-    readers: dict[int, list[nn.Module]] = {}  # id(conv output) -> modules that read it
-    calls: dict[nn.Module, int] = {}
-    alive: list[torch.Tensor] = []  # keeps outputs alive so that their ids stay unique
-
-    def before(mod, inputs):
-        calls[mod] = calls.get(mod, 0) + 1
-        for t in inputs:
-            if isinstance(t, torch.Tensor) and id(t) in producer:
-                readers.setdefault(id(t), []).append(mod)
-
-    def after_conv(conv, _inputs, output):
-        producer[id(output)] = conv
-        alive.append(output)
-
-    named = dict(module.named_modules())
-    readers_of_interest = [m for m in named.values() if isinstance(m, nn.Conv2d) or not list(m.children())]
-    hooks = [m.register_forward_pre_hook(before) for m in readers_of_interest]
-    hooks += [m.register_forward_hook(after_conv) for m in named.values() if isinstance(m, nn.Conv2d)]
-    try:
-        expected = module(probe)
-    finally:
-        for h in hooks:
-            h.remove()
-    pairs = []
-    for key, conv in producer.items():
-        users = readers.get(key, [])
-        if len(users) == 1 and isinstance(users[0], nn.BatchNorm2d) and calls[conv] == 1 and not conv.training:
-            bn = users[0]
-            if (not bn.training and calls[bn] == 1 and bn.running_mean is not None and bn.running_var is not None
-                    and bn.num_features == conv.out_channels):
-                pairs.append((conv, bn))
-    if not pairs:
-        return module
-    folded = copy.deepcopy(module)
-    fnamed = dict(folded.named_modules())
-    names = {m: n for n, m in named.items()}
-    for conv_name, bn_name in ((names[c], names[b]) for c, b in pairs):
-        fused = fuse_conv_bn_eval(fnamed[conv_name], fnamed[bn_name])
-        fused.requires_grad_(False)
-        _replace(folded, conv_name, fused)
-        _replace(folded, bn_name, nn.Identity())
-    got = folded(probe)
-    same = isinstance(got, (list, tuple)) and len(got) == len(expected) and all(
-        g.shape == e.shape and torch.allclose(g, e, rtol=1e-4, atol=1e-4) for g, e in zip(got, expected)
-    )
-    return folded if same else module
-
-
-def _replace(root: nn.Module, name: str, module: nn.Module) -> None:
-    """Put `module` where the submodule called `name` (dotted path) of `root` is."""
-    parent, _, attr = name.rpartition(".")
-    setattr(root.get_submodule(parent) if parent else root, attr, module)
-
-
 class FeatureExtractor(nn.Module):
-    """Backbone + region pooling + whitening; input uint8 RGB frames [B, H, W, 3]."""
+    """Backbone + region pooling (run by `runtime`) + whitening; input uint8 RGB frames [B, H, W, 3].
 
-    def __init__(self, config: FeatureConfig = FeatureConfig(), device: str | torch.device | None = "cpu"):
+    `config.runtime` "auto" is resolved here: `self.config` names the runtime that runs, so the
+    feature key (and every configuration saved from this extractor) records it. `model_dir`:
+    where exported models are cached (default: the user cache directory).
+    """
+
+    def __init__(self, config: FeatureConfig = FeatureConfig(), device: str | torch.device | None = "cpu",
+                 model_dir: str | Path | None = None):
         super().__init__()
-        self.config = config
+        self.device = resolve_device(device)
+        runtime = resolve_runtime(config.runtime, config.backbone, config.precision, self.device.type)
+        self.config = config = dataclasses.replace(config, runtime=runtime)  # type: ignore[arg-type]
+        self.runtime: Runtime = build_runtime(runtime, config.precision, model_dir)
         self.backbone = build_backbone(config.backbone, config.weights)
         white_file = resolve_whitening(config.backbone, config.whitening)
         self.whitening = PCAWhitening.load(white_file, config.dims) if white_file else None
@@ -121,15 +62,8 @@ class FeatureExtractor(nn.Module):
                 f"{white_file}: whitening is for {self.whitening.in_dims}-d vectors but "
                 f"{config.backbone} gives {sum(self.backbone.channels)}-d"
             )
-        self.device = resolve_device(device)
         self.to(self.device).eval()
-        if config.precision == "bf16":
-            # bf16 weights and activations in channels_last: about 3.5x fp32 on AVX-512 CPUs;
-            # batch norms are folded into their convolutions first (in fp32; worth ~10-25%
-            # here, since unfused bf16 batch norms cost about 15% of the backbone's time).
-            # Pooling, normalisation and whitening stay in fp32.
-            self.backbone = fold_batchnorms(self.backbone)
-            self.backbone.to(dtype=torch.bfloat16, memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self.backbone = self.runtime.prepare(self.backbone)
 
     @property
     def dims(self) -> int:
@@ -145,12 +79,8 @@ class FeatureExtractor(nn.Module):
         return config.feature_key(self.weights_version, self.whitening_version)
 
     def region_vectors(self, frames: torch.Tensor) -> torch.Tensor:
-        """Unwhitened L3-iMAC region vectors [B, 9, sum(C)] (fp32 whatever the precision)."""
-        x = self.backbone.preprocess(frames.to(self.device))
-        if self.config.precision == "bf16":
-            x = x.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
-        maps = self.backbone(x)
-        return region_vectors([m.float() for m in maps])
+        """Unwhitened L3-iMAC region vectors [B, 9, sum(C)] (fp32 whatever the precision or runtime)."""
+        return self.runtime.region_vectors(self.backbone, frames.to(self.device))
 
     @torch.no_grad()
     def forward(self, frames: torch.Tensor | np.ndarray) -> torch.Tensor:
