@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from environment import versions  # noqa: E402  (benchmarks/ is the script's directory)
 from vidsim.bench import build_benchmark, fetch_corpus, needed_clips  # noqa: E402
 from vidsim.errors import VidsimError  # noqa: E402
 from vidsim.evaluate.methods import build_method  # noqa: E402
@@ -45,14 +44,7 @@ NOT_RUN = {
 }
 
 
-def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for package in ("vidsim", "torch", "av", "numpy", "videohash", "vpdq", "efficientnet-lite-pytorch"):
-        try:
-            out[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            out[package] = "not installed"
-    return out
+PACKAGES = ("vidsim", "torch", "av", "numpy", "videohash", "vpdq", "efficientnet-lite-pytorch")  # versions recorded with the results
 
 
 def main() -> None:
@@ -78,7 +70,7 @@ def main() -> None:
         methods.append(method)
 
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    report = {"date": started, "command": " ".join(["python", *sys.argv]), "versions": versions(),
+    report = {"date": started, "command": " ".join(["python", *sys.argv]), "versions": versions(PACKAGES),
               "skipped": skipped, "splits": {}}
     lines = ["# Accuracy on the real-footage benchmark\n",
              f"Date: {started}. Command: `{report['command']}`.  ",

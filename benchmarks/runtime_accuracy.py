@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from environment import versions  # noqa: E402  (benchmarks/ is the script's directory)
 from vidsim.bench import build_benchmark, fetch_corpus, needed_clips  # noqa: E402
 from vidsim.config import FeatureConfig, VidsimConfig  # noqa: E402
 from vidsim.evaluate.runner import run_evaluation  # noqa: E402
@@ -55,14 +54,7 @@ class RecordingMethod(VidsimMethod):
         return score
 
 
-def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for package in ("vidsim", "torch", "onnxruntime", "openvino", "av", "numpy"):
-        try:
-            out[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            out[package] = "not installed"
-    return out
+PACKAGES = ("vidsim", "torch", "onnxruntime", "openvino", "av", "numpy")  # versions recorded with the results
 
 
 def main() -> None:
@@ -77,7 +69,7 @@ def main() -> None:
     cache = FeatureCache()
     labels = [REFERENCE] + [label for label in (args.rows or list(ROWS)) if label != REFERENCE]
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    report: dict[str, Any] = {"date": started, "command": " ".join(["python", *sys.argv]), "versions": versions(),
+    report: dict[str, Any] = {"date": started, "command": " ".join(["python", *sys.argv]), "versions": versions(PACKAGES),
                               "rule": RULE, "splits": {}, "skipped": {}}
     lines = ["# Accuracy per inference runtime and precision\n",
              f"Date: {started}. Command: `{report['command']}`.  ",

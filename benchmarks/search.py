@@ -28,12 +28,10 @@ import dataclasses
 import gc
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from environment import versions  # noqa: E402  (benchmarks/ is the script's directory)
 from vidsim.index.catalog import VectorRanges  # noqa: E402
 from vidsim.index.codes import codec_of, read_codes, write_codes  # noqa: E402
 from vidsim.index.config import IndexConfig, SearchConfig  # noqa: E402
@@ -57,14 +56,7 @@ VISIL_BYTES_PER_SECOND = 9 * 3840 * 4  # ViSiL's layout: 9 regions x 3840-d floa
 HARD_NOISE = 5.0  # frame-vector noise of the hard query set (cosine ~0.2 to the source frames; easy set: 0.5)
 
 
-def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for package in ("vidsim", "numpy", "torch", "faiss-cpu", "safetensors"):
-        try:
-            out[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            out[package] = "not installed"
-    return out
+PACKAGES = ("vidsim", "numpy", "torch", "faiss-cpu", "safetensors")  # versions recorded with the results
 
 
 def rss_bytes() -> int:
@@ -506,7 +498,7 @@ def main() -> None:
         report = json.loads(out_json.read_text())
         if report.get("format") != 2:  # a report of the previous benchmark: start afresh
             report = {}
-    report.update({"format": 2, "date": started, "versions": versions(), "search_config": dataclasses.asdict(config),
+    report.update({"format": 2, "date": started, "versions": versions(PACKAGES), "search_config": dataclasses.asdict(config),
                    "index_config": {k: v for k, v in IndexConfig().storage().items()}})
     report.setdefault("commands", {})[args.only] = command
     report.setdefault("dates", {})[args.only] = started
