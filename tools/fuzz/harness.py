@@ -15,7 +15,8 @@ from vidsim.errors import CacheWriteWarning, DecodeErrorWarning, TruncatedVideoW
 
 Target = Callable[[bytes], None]
 
-# Exceptions a reader may raise on bad input; anything else escaping a target is a bug.
+# Exceptions a reader may raise on bad input; anything else escaping a target is a bug (a target
+# may translate a documented report of bad input into one, see targets.DamageReported).
 EXPECTED: tuple[type[BaseException], ...] = (VidsimError,)
 # Warnings vidsim declares for damaged input; others are counted and reported, not crashes.
 DECLARED_WARNINGS: tuple[type[Warning], ...] = (TruncatedVideoWarning, DecodeErrorWarning, CacheWriteWarning)

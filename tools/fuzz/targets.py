@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from tools.fuzz import seeds
 
+from vidsim.errors import VidsimError
+
 _SCRATCH: Path | None = None
 
 
@@ -172,33 +174,60 @@ def _assert_typed(config: object, where: str) -> None:
 
 
 # --- catalog: an index's catalog.sqlite -------------------------------------------------------
+class DamageReported(VidsimError):
+    """A sqlite3.DatabaseError (not an OperationalError) out of the catalog: the documented way it
+    reports damage, which the index (`damage.open_catalog`) and the CLI turn into one error naming
+    `vidsim index repair`; an OperationalError there would read as a machine problem or an
+    internal error, so it stays a crash."""
+
+
 def fuzz_catalog(data: bytes) -> None:
-    """The bytes as catalog.sqlite: open it, read every row as an index opening does, add and remove;
-    then nothing may keep the file open (a leaked connection would lock out the next writer)."""
-    path = _write("catalog.sqlite", data)
+    """The bytes as DIR/catalog.sqlite beside a codes file: open it as an index does
+    (`damage.open_catalog`), read every row, add and remove a video; then nothing may keep the
+    file open (a leaked connection would lock out the next writer)."""
+    import sqlite3
+
+    directory = scratch() / "index"
+    codes = directory / "codes" / "ab" / ("ab" * 32 + ".safetensors")
+    if not codes.exists():
+        codes.parent.mkdir(parents=True)
+        codes.write_bytes(b"not read: its presence makes an empty catalog a damaged index")
+    path = _write("index/catalog.sqlite", data)
     for suffix in ("-wal", "-shm", "-journal"):
         path.with_name(path.name + suffix).unlink(missing_ok=True)
     try:
-        _use_catalog(path, data)
+        _use_catalog(directory, data)
+    except VidsimError:
+        raise
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError):
+            raise
+        raise DamageReported(str(exc)) from exc
     finally:
         _assert_closed(path)
 
 
-def _use_catalog(path: Path, data: bytes) -> None:
-    from vidsim.index.catalog import Catalog, VectorRanges
+def _use_catalog(directory: Path, data: bytes) -> None:
+    from vidsim.index.catalog import VectorRanges
+    from vidsim.index.damage import open_catalog
 
-    catalog = Catalog(path)
+    catalog = open_catalog(directory)
     try:
         records = catalog.videos()
         catalog.totals()
         catalog.codes_files()
         catalog.removed_since(2**62)
+        catalog.removed_ids()
+        catalog.next_ids()
+        catalog.integrity()
         catalog.data_version()
         if records:
             catalog.get(records[0].id)
             catalog.by_hash(records[0].content_hash)
         ranges = VectorRanges.of(records)
         ranges.lookup(np.arange(0, 64, dtype=np.int64))
+        if catalog.read_only:
+            return
         token = data[:16].hex() + str(len(data))
         record = catalog.insert(f"fuzz-{token}", "/videos/fuzz.mp4", "fuzz", 1.5, 3, f"codes/fu/{token}", 10, 20)
         ranges.appended(record)

@@ -7,6 +7,11 @@ so that vector snapshots taken before the removal can be cleaned when next opene
 reserves the next (id, first_vector) before writing the codes file, whose metadata holds the
 whole row (`VideoRecord.meta`), so the catalog can be rebuilt from the codes files.
 
+Damage surfaces as sqlite3.DatabaseError (SQLite's own, or `CatalogContentError` for content
+SQLite does not check: a value of the wrong type, text that is not UTF-8, a missing counter);
+the index reports it naming `vidsim index repair`. Every query's cursor is closed before its
+rows are used, so a failed read never leaves the connection (and its lock on the file) open.
+
 Reading never needs to write: where the catalog cannot be opened for writing (a read-only
 mount, a full disk: SQLite's WAL mode has to create or grow `catalog.sqlite-shm` beside it), an
 existing catalog is opened read-only, and as an immutable file when its write-ahead log is
@@ -15,15 +20,12 @@ absent or empty (nothing waits in it to be folded into the database file).
 from __future__ import annotations
 
 import contextlib
-import functools
-import os
 import sqlite3
 import time
 import urllib.parse
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +58,24 @@ INSERT OR IGNORE INTO counters VALUES ('next_vector', 0);
 _COLUMNS = "id, content_hash, path, name, duration, frames, first_vector, codes_file, codes_bytes, file_bytes, added"
 _NAMES = tuple(_COLUMNS.split(", "))
 _NUMBER = (int, float)
-_KINDS = (int, str, str, str, _NUMBER, int, int, str, int, int, _NUMBER)
+_KINDS: tuple[type | tuple[type, ...], ...] = (int, str, str, str, _NUMBER, int, int, str, int, int, _NUMBER)
+# SQLite errors raised as OperationalError that are about the file's content, not the machine
+_CONTENT = ("Could not decode to UTF-8", "no such column", "no such table", "unsupported file format")
+
+
+class CatalogContentError(sqlite3.DatabaseError):
+    """The catalog holds what vidsim never writes (a damaged or foreign file); a
+    sqlite3.DatabaseError, so that it is handled as SQLite's own reports of damage."""
+
+
+def _content_error(path: Path, exc: BaseException) -> CatalogContentError | None:
+    """The CatalogContentError for an error that is about the file's content but is not raised
+    as damage (text that does not decode, a schema or file format vidsim never writes); else None."""
+    if isinstance(exc, UnicodeDecodeError):
+        return CatalogContentError(f"{path}: not UTF-8 text ({exc.reason})")
+    if isinstance(exc, sqlite3.OperationalError) and str(exc).startswith(_CONTENT):
+        return CatalogContentError(f"{path}: {exc}")
+    return None
 
 
 @dataclass(frozen=True)
@@ -82,66 +101,19 @@ class VideoRecord:
                 "file_bytes": self.file_bytes, "added": self.added}
 
 
-# SQLite errors that say something about the machine (busy, full or read-only disk, no access),
-# not about the catalog's content: passed on as they are.
-_ENVIRONMENT = ("locked", "busy", "full", "readonly", "read-only", "unable to open", "out of memory")
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _environmental(path: Path, exc: Exception) -> bool:
-    """Whether an SQLite error is about the machine rather than the file's content. SQLite also
-    calls a file read-only when its header asks for a newer SQLite, as a damaged header may."""
-    message = str(exc).lower()
-    if not isinstance(exc, sqlite3.OperationalError) or not any(word in message for word in _ENVIRONMENT):
-        return False
-    if "readonly" in message:
-        return not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
-    return True
-
-
-def _unreadable(path: Path, exc: Exception) -> Exception:
-    """The VidsimError for a catalog whose content SQLite cannot read (damaged, foreign or not SQLite)."""
-    if _environmental(path, exc):
-        return exc
-    reason = f"not UTF-8 text in a row ({exc.reason})" if isinstance(exc, UnicodeDecodeError) else str(exc)
-    return VidsimError(f"{path}: the index catalog is damaged or not a vidsim catalog ({reason})")
-
-
-def _typed(path: Path, what: str, row: tuple, kinds: tuple[type | tuple[type, ...], ...],
-           names: tuple[str, ...]) -> tuple:
-    """`row` when each value has its column's type; SQLite does not enforce types (nor NOT NULL
-    in a damaged file), so a damaged catalog can hand back NULLs or text where numbers belong."""
-    for name, value, kind in zip(names, row, kinds):
-        if not isinstance(value, kind):
-            raise VidsimError(f"{path}: the index catalog is damaged ({what} {row[0]!r}: {name} is {value!r})")
-    return row
-
-
-def _guarded(method: F) -> F:
-    """Turn an SQLite error about the catalog's content into a VidsimError naming the file."""
-    @functools.wraps(method)
-    def wrapper(self: Catalog, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
-            error = _unreadable(self.path, exc)
-            if error is exc:
-                raise
-            raise error from exc
-    return wrapper  # type: ignore[return-value]
-
-
 class Catalog:
     """Thin typed wrapper over one SQLite connection (one per Index object, one thread)."""
 
-    @_guarded
     def __init__(self, path: Path):
         self.path = path
         self.read_only = False  # opened without write access (see the module docstring)
         self.write_problem: str | None = None  # why it could not be opened for writing
         try:
             self.db = _open_writable(path)
-        except sqlite3.OperationalError as exc:
+        except (UnicodeDecodeError, sqlite3.OperationalError) as exc:
+            content = _content_error(path, exc)
+            if content is not None:
+                raise content from exc
             problem = write_error_cause(exc, path)  # None for other failures (busy, ...): they pass
             if problem is None or not _holds_database(path):
                 raise
@@ -162,76 +134,82 @@ class Catalog:
     def transaction(self):
         return _Transaction(self.db)
 
-    @_guarded
     def data_version(self) -> int:
         """Changes whenever another connection commits (cheap change detection)."""
         return int(self._rows("PRAGMA data_version")[0][0])
 
+    def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """All rows of a query, its cursor closed even on error: a cursor kept alive (by the
+        exception's traceback) would make close() a deferred close that keeps the file locked."""
+        try:
+            with contextlib.closing(self.db.execute(sql, params)) as cursor:
+                return cursor.fetchall()
+        except (UnicodeDecodeError, sqlite3.OperationalError) as exc:
+            content = _content_error(self.path, exc)
+            if content is not None:
+                raise content from exc
+            raise
+
+    def _typed(self, what: str, row: tuple, kinds: tuple[type | tuple[type, ...], ...], names: tuple[str, ...]) -> tuple:
+        """`row` when each value has its column's type: SQLite keeps no types (nor NOT NULL once a
+        damaged schema drops it), so a damaged catalog can hold NULLs or text where numbers belong."""
+        for name, value, kind in zip(names, row, kinds):
+            if not isinstance(value, kind):
+                raise CatalogContentError(f"{self.path}: {what} {row[0]!r}: {name} is {value!r}")
+        return row
+
+    def _record(self, row: tuple) -> VideoRecord:
+        return VideoRecord(*self._typed("video", row, _KINDS, _NAMES))
+
     # --- reads ----------------------------------------------------------------------
-    @_guarded
     def videos(self, after_id: int = 0) -> list[VideoRecord]:
         rows = self._rows(f"SELECT {_COLUMNS} FROM videos WHERE id > ? ORDER BY id", (after_id,))
         return [self._record(row) for row in rows]
 
-    def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
-        """All rows of a query, its cursor closed even on error: a cursor kept alive (by a
-        traceback) would turn close() into a deferred close that keeps the file locked."""
-        with contextlib.closing(self.db.execute(sql, params)) as cursor:
-            return cursor.fetchall()
-
-    def _record(self, row: tuple) -> VideoRecord:
-        return VideoRecord(*_typed(self.path, "video", row, _KINDS, _NAMES))
-
-    @_guarded
     def get(self, video_id: int) -> VideoRecord | None:
         rows = self._rows(f"SELECT {_COLUMNS} FROM videos WHERE id = ?", (video_id,))
         return self._record(rows[0]) if rows else None
 
-    @_guarded
     def by_hash(self, content_hash: str) -> VideoRecord | None:
         rows = self._rows(f"SELECT {_COLUMNS} FROM videos WHERE content_hash = ?", (content_hash,))
         return self._record(rows[0]) if rows else None
 
-    @_guarded
     def removed_since(self, video_id_upto: int) -> list[tuple[int, int, int]]:
         """(id, first_vector, frames) of removed videos with id <= video_id_upto."""
         rows = self._rows("SELECT id, first_vector, frames FROM removed WHERE id <= ? ORDER BY id", (video_id_upto,))
         names = ("id", "first_vector", "frames")
-        return [_typed(self.path, "removed video", tuple(r), (int, int, int), names) for r in rows]
+        return [self._typed("removed video", tuple(r), (int, int, int), names) for r in rows]
 
-    @_guarded
     def totals(self) -> tuple[int, float, int, int]:
         """(videos, seconds, frames, codes bytes)."""
         row = self._rows("SELECT COUNT(*), TOTAL(duration), TOTAL(frames), TOTAL(codes_bytes) FROM videos")[0]
         return int(row[0]), float(row[1]), int(row[2]), int(row[3])
 
-    @_guarded
     def codes_files(self) -> set[str]:
         rows = self._rows("SELECT id, codes_file FROM videos")
-        return {_typed(self.path, "video", tuple(r), (int, str), ("id", "codes_file"))[1] for r in rows}
+        return {self._typed("video", tuple(r), (int, str), ("id", "codes_file"))[1] for r in rows}
 
-    @_guarded
     def next_ids(self) -> tuple[int, int]:
         """(id, first_vector) the next inserted video gets (ids and vector ids are never reused)."""
         seq = self._rows("SELECT seq FROM sqlite_sequence WHERE name = 'videos'")
         top = self._rows("SELECT MAX(id) FROM videos")[0][0]
         counter = self._rows("SELECT value FROM counters WHERE name = 'next_vector'")
         if not counter or not isinstance(counter[0][0], int):
-            raise VidsimError(f"{self.path}: the index catalog is damaged (its vector counter is {counter!r})")
+            raise CatalogContentError(f"{self.path}: its vector counter is {counter!r}")
         if (seq and not isinstance(seq[0][0], int)) or not isinstance(top, int | None):
-            raise VidsimError(f"{self.path}: the index catalog is damaged (its id counter is {seq!r})")
+            raise CatalogContentError(f"{self.path}: its id counter is {seq!r} (largest id {top!r})")
         return max(seq[0][0] if seq else 0, top or 0) + 1, counter[0][0]
 
     def removed_ids(self) -> set[int]:
-        return {int(r[0]) for r in self.db.execute("SELECT id FROM removed")}
+        rows = self._rows("SELECT id FROM removed")
+        return {self._typed("removed video", tuple(r), (int,), ("id",))[0] for r in rows}
 
     def integrity(self, quick: bool = True) -> list[str]:
         """What SQLite's quick_check (or the full integrity_check) finds wrong; [] when intact."""
-        rows = [str(r[0]) for r in self.db.execute(f"PRAGMA {'quick_check' if quick else 'integrity_check'}")]
+        rows = [str(r[0]) for r in self._rows(f"PRAGMA {'quick_check' if quick else 'integrity_check'}")]
         return [] if rows == ["ok"] else rows
 
     # --- writes ---------------------------------------------------------------------
-    @_guarded
     def insert(self, content_hash: str, path: str, name: str, duration: float, frames: int, codes_file: str,
                codes_bytes: int, file_bytes: int, *, reserved: tuple[int, int] | None = None,
                added: float | None = None) -> VideoRecord:
@@ -249,8 +227,7 @@ class Catalog:
             )
         record = self.get(video_id)
         if record is None:  # committed just above by this connection: only a damaged file loses it
-            raise VidsimError(f"{self.path}: the index catalog is damaged (the row just added for "
-                              f"{content_hash} cannot be read back)")
+            raise CatalogContentError(f"{self.path}: the row just added for {content_hash} cannot be read back")
         return record
 
     def restore(self, records: list[VideoRecord], next_id: int = 1, next_vector: int = 0) -> None:
@@ -271,7 +248,6 @@ class Catalog:
         with self.transaction():
             self.db.execute("UPDATE videos SET codes_bytes = ? WHERE id = ?", (codes_bytes, video_id))
 
-    @_guarded
     def delete(self, video_id: int) -> VideoRecord | None:
         with self.transaction():
             record = self.get(video_id)
@@ -316,11 +292,13 @@ def _open_read_only(path: Path, problem: str) -> sqlite3.Connection:
         try:
             db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
             return db
-        except sqlite3.OperationalError:
-            db.close()
-        except BaseException:
-            db.close()  # a damaged file (sqlite3.DatabaseError): not left open, reported by the caller
-            raise
+        except BaseException as exc:
+            db.close()  # a damaged file (sqlite3.DatabaseError) included: not left open
+            content = _content_error(path, exc)
+            if content is not None:
+                raise content from exc
+            if not isinstance(exc, sqlite3.OperationalError):
+                raise
     raise VidsimError(f"{path}: cannot be read here: it cannot be written ({problem}), and its write-ahead log "
                       f"{wal.name} holds changes SQLite reads only with a {path.name}-shm file beside it; make "
                       "room or mount the directory read-write, then retry")
