@@ -121,24 +121,10 @@ def garbage_payload(src: Path, dst: Path) -> Path:
     """Copy an MP4 keeping its boxes but overwriting the media data with noise: the
     container and its video stream open, no packet decodes."""
     data = bytearray(src.read_bytes())
-    pos = 0
-    found = False
-    while pos + 8 <= len(data):
-        size = int.from_bytes(data[pos : pos + 4], "big")
-        kind = bytes(data[pos + 4 : pos + 8])
-        header = 8
-        if size == 1:
-            size = int.from_bytes(data[pos + 8 : pos + 16], "big")
-            header = 16
-        if size < header:
-            break
-        if kind == b"mdat":
-            noise = np.random.default_rng(7).integers(0, 256, size - header, dtype=np.uint8)
-            noise[::4] = 0  # keep NAL length prefixes small but wrong
-            data[pos + header : pos + size] = noise.tobytes()
-            found = True
-        pos += size
-    assert found, "no mdat box"
+    start, stop = _box(data, b"mdat")
+    noise = np.random.default_rng(7).integers(0, 256, stop - start, dtype=np.uint8)
+    noise[::4] = 0  # keep NAL length prefixes small but wrong
+    data[start:stop] = noise.tobytes()
     dst.write_bytes(bytes(data))
     return dst
 
