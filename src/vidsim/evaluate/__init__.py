@@ -1,11 +1,13 @@
-"""Evaluation of copy detection: ground-truth readers, metrics (mAP, µAP, VCSL segment P/R/F), reports.
+"""Evaluation of copy detection: ground-truth readers, metrics (mAP, µAP, VCSL segment P/R/F, VSC22 segment µAP), reports.
 
 Imports only numpy; matplotlib is loaded when a PR-curve plot is drawn.
 """
 from .groundtruth import (
     FIVR_TASK_LABELS,
+    HARD_NEGATIVE_KIND,
     GroundTruth,
     Segment,
+    hard_negative_queries,
     read_candidate_pairs,
     read_fivr_annotation,
     read_id_list,
@@ -31,6 +33,8 @@ from .metrics import (
     group_queries,
     mean_average_precision,
     micro_average_precision,
+    micro_average_precision_against,
+    micro_average_precision_excluding,
     pair_precision_recall,
     per_group,
     per_query_average_precision,
@@ -39,6 +43,7 @@ from .metrics import (
     restrict_predictions,
     scores_from_pairs,
     segment_macro_precision_recall,
+    segment_micro_average_precision,
     segment_precision_recall_f,
 )
 from .report import (
@@ -53,15 +58,16 @@ from .report import (
 )
 
 __all__ = [
-    "FIVR_TASK_LABELS", "GroundTruth", "Segment",
+    "FIVR_TASK_LABELS", "HARD_NEGATIVE_KIND", "GroundTruth", "Segment", "hard_negative_queries",
     "read_candidate_pairs", "read_fivr_annotation", "read_id_list", "read_query_attributes",
     "read_vcsl_labels", "read_vcsl_pair_file", "read_vcsl_predictions", "read_vcsl_query_sets",
     "read_vsc_csv", "read_vsc_predictions", "write_candidate_pairs", "write_vsc_csv",
     "MicroAP", "PairPR", "PRCurve", "RecallAtPrecision", "SegmentPRF",
     "average_precision", "f_score", "flatten_scores", "group_queries", "mean_average_precision",
-    "micro_average_precision", "pair_precision_recall", "per_group", "per_query_average_precision",
+    "micro_average_precision", "micro_average_precision_against", "micro_average_precision_excluding",
+    "pair_precision_recall", "per_group", "per_query_average_precision",
     "precision_recall_curve", "recall_at_precision", "restrict_predictions", "scores_from_pairs",
-    "segment_macro_precision_recall", "segment_precision_recall_f",
+    "segment_macro_precision_recall", "segment_micro_average_precision", "segment_precision_recall_f",
     "MethodResult", "evaluate_method", "markdown_report", "plot_pr_curves", "results_to_dict",
     "write_json", "write_markdown", "write_report",
 ]

@@ -29,6 +29,8 @@ Pair = tuple[str, str]
 __all__ = [
     "Segment",
     "GroundTruth",
+    "HARD_NEGATIVE_KIND",
+    "hard_negative_queries",
     "FIVR_TASK_LABELS",
     "read_vsc_csv",
     "read_vsc_predictions",
@@ -150,6 +152,19 @@ class GroundTruth:
         return (f"GroundTruth({len(self.query_ids)} queries, {len(self.ref_ids)} refs, "
                 f"{self.n_positive_pairs} positive pairs"
                 + ("" if self.pairs is None else f", {len(self.pairs)} evaluated pairs") + ")")
+
+
+#: The query attribute and value that mark "same source, other time" hard negatives: the
+#: benchmark's manifest (``vidsim.bench``, read with :func:`read_query_attributes`) writes
+#: ``kind=hard-negative`` for footage of a reference's own source outside every reference (and,
+#: on dev, another take of the same room); the ground-truth CSV has no row for them.
+HARD_NEGATIVE_KIND = ("kind", "hard-negative")
+
+
+def hard_negative_queries(gt: GroundTruth) -> frozenset[str]:
+    """Queries of ``gt`` whose attributes mark them as same-source hard negatives (HARD_NEGATIVE_KIND)."""
+    name, value = HARD_NEGATIVE_KIND
+    return frozenset(q for q, v in gt.attribute(name).items() if v == value)
 
 
 # ---------------------------------------------------------------------------------------------

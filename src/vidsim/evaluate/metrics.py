@@ -1,9 +1,11 @@
 """Evaluation metrics for video copy detection, in plain numpy.
 
 Video level: per-query average precision and mAP as the FIVR-200K protocol computes it, and
-micro-AP (µAP) over globally ranked (query, reference) pairs as VSC22's descriptor track does.
-Segment level: VCSL's copy-overlap precision/recall. Every metric can be broken down per group
-of queries (transform family, source clip...) with :func:`per_group`.
+micro-AP (µAP) over globally ranked (query, reference) pairs as VSC22's descriptor track does,
+also with a set of hard-negative queries left out or kept as the only negatives.
+Segment level: VCSL's copy-overlap precision/recall and VSC22's matching-track segment µAP.
+Every metric can be broken down per group of queries (transform family, source clip...) with
+:func:`per_group`.
 
 Conventions shared by all metrics: scores must be finite, higher means "more likely a copy";
 self-pairs (query id == reference id) are never evaluated.
@@ -33,12 +35,15 @@ __all__ = [
     "scores_from_pairs",
     "precision_recall_curve",
     "micro_average_precision",
+    "micro_average_precision_excluding",
+    "micro_average_precision_against",
     "recall_at_precision",
     "PairPR",
     "SegmentPRF",
     "pair_precision_recall",
     "segment_precision_recall_f",
     "segment_macro_precision_recall",
+    "segment_micro_average_precision",
     "f_score",
     "per_group",
     "group_queries",
@@ -257,6 +262,49 @@ def micro_average_precision(
     return MicroAP(ap, curve)
 
 
+def _negative_queries(gt: GroundTruth, negatives: Iterable[str]) -> frozenset[str]:
+    """The given queries, checked to be negatives (a query with a copy cannot be one)."""
+    chosen = frozenset(map(str, negatives))
+    with_copies = sorted(q for q in chosen if gt.positives(q) - {q})
+    if with_copies:
+        raise ConfigError(f"queries marked as hard negatives have copies in the ground truth: {with_copies[:5]}")
+    return chosen
+
+
+def micro_average_precision_excluding(
+    pairs: Iterable[tuple[str, str, float]],
+    gt: GroundTruth,
+    negatives: Iterable[str],
+    *,
+    ties: Ties = "group",
+) -> MicroAP:
+    """µAP with every pair of the ``negatives`` queries left out (they must have no copy).
+
+    The copies and the other negatives are ranked as in :func:`micro_average_precision`; so it
+    shows what the remaining problem scores once a family of hard negatives is set aside.
+    """
+    drop = _negative_queries(gt, negatives)
+    return micro_average_precision([t for t in pairs if t[0] not in drop], gt, ties=ties)
+
+
+def micro_average_precision_against(
+    pairs: Iterable[tuple[str, str, float]],
+    gt: GroundTruth,
+    negatives: Iterable[str],
+    *,
+    ties: Ties = "group",
+) -> MicroAP:
+    """µAP of the copies against the ``negatives`` queries' pairs alone (every other non-copy left out).
+
+    Ranked together: every copied pair, and every pair of a query in ``negatives``. NaN when
+    ``negatives`` is empty (there is no such problem to measure) or ``gt`` has no copy.
+    """
+    keep = _negative_queries(gt, negatives)
+    kept = [t for t in pairs if t[0] in keep or gt.is_positive(t[0], t[1])]
+    result = micro_average_precision(kept, gt, ties=ties)
+    return result if keep else MicroAP(float("nan"), result.curve)
+
+
 def recall_at_precision(
     pairs: Iterable[tuple[str, str, float]],
     gt: GroundTruth,
@@ -469,6 +517,137 @@ def segment_macro_precision_recall(
         return float("nan"), float("nan"), float("nan"), 0
     p, r = float(np.mean(ps)), float(np.mean(rs))
     return p, r, f_score(p, r), len(ps)
+
+
+# ---------------------------------------------------------------------------------------------
+# VSC22 matching-track segment µAP
+# ---------------------------------------------------------------------------------------------
+Interval = tuple[float, float]
+
+
+def _merged(intervals: Iterable[Interval]) -> list[Interval]:
+    """Union of intervals as sorted, disjoint intervals."""
+    out: list[Interval] = []
+    for a, b in sorted(intervals):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _length(merged: Sequence[Interval]) -> float:
+    return sum(b - a for a, b in merged)
+
+
+def _overlap(x: Sequence[Interval], y: Sequence[Interval]) -> float:
+    """Length of the intersection of two merged interval lists (sweep over both)."""
+    i = j = 0
+    total = 0.0
+    while i < len(x) and j < len(y):
+        lo, hi = max(x[i][0], y[j][0]), min(x[i][1], y[j][1])
+        total += max(0.0, hi - lo)
+        if x[i][1] < y[j][1]:
+            i += 1
+        else:
+            j += 1
+    return total
+
+
+def _boxes_overlap(a: Segment, b: Segment) -> bool:
+    """True when two segments, as boxes on the (query time x reference time) plane, share positive area."""
+    return (min(a.query_end, b.query_end) - max(a.query_start, b.query_start) > 0
+            and min(a.ref_end, b.ref_end) - max(a.ref_start, b.ref_start) > 0)
+
+
+_AXES: tuple[Callable[[Segment], Interval], ...] = (
+    lambda s: (s.query_start, s.query_end),
+    lambda s: (s.ref_start, s.ref_end),
+)
+
+
+class _PairState:
+    """One pair's predictions so far, the true segments they reach, and the per-axis lengths counted."""
+
+    def __init__(self, true: Sequence[Segment]):
+        self.true = list(true)
+        self.reached = [False] * len(self.true)
+        self.predicted: list[Segment] = []
+        self.covered = [0.0, 0.0]  # per axis: |union of predictions ∩ union of reached true segments|
+        self.length = [0.0, 0.0]  # per axis: |union of predictions|
+
+    def add(self, seg: Segment) -> tuple[list[float], list[float]]:
+        """Add a prediction; returns how much the covered and predicted lengths grew, per axis."""
+        self.predicted.append(seg)
+        for k, t in enumerate(self.true):
+            self.reached[k] = self.reached[k] or _boxes_overlap(seg, t)
+        reached = [t for t, hit in zip(self.true, self.reached) if hit]
+        d_cov, d_len = [], []
+        for axis, interval in enumerate(_AXES):
+            pred = _merged(map(interval, self.predicted))
+            cov, length = _overlap(pred, _merged(map(interval, reached))), _length(pred)
+            d_cov.append(cov - self.covered[axis])
+            d_len.append(length - self.length[axis])
+            self.covered[axis], self.length[axis] = cov, length
+        return d_cov, d_len
+
+
+def segment_micro_average_precision(
+    predicted: Mapping[Pair, Iterable[Segment]],
+    gt: GroundTruth,
+    *,
+    min_score: float | None = None,
+) -> MicroAP:
+    """VSC22 matching-track segment µAP (facebookresearch/vsc2022 ``vsc/metrics.py`` ``match_metric``).
+
+    Every predicted segment of every pair is ranked together by its score, best first. Going down
+    the list, each pair keeps the union of its predicted intervals on the query axis and on the
+    reference axis, and the union of its true intervals reached so far (a true segment counts
+    once a prediction of the pair overlaps it with positive area on the query x reference plane).
+    Per axis, over all pairs: precision = |predicted ∩ reached true| / |predicted|, recall = the
+    same intersection / |true| (every true segment's union, reached or not). A point of the
+    curve is P = sqrt(P_query * P_ref), R = sqrt(R_query * R_ref), taken after each group of
+    equal scores; µAP = sum of P * (R - previous R). Overlapping predictions count their union
+    once, so they cannot inflate either side; a prediction on a non-copied pair adds only to
+    |predicted|. Pairs are those of ``gt.pairs`` when set, self-pairs and segments with
+    ``score < min_score`` are dropped; NaN when ``gt`` has no copied segment. A copied pair
+    without segment annotation raises ConfigError.
+    """
+    universe = gt.pairs
+    positives = [p for p in sorted(gt.positive_pairs()) if p[0] != p[1] and (universe is None or p in universe)]
+    for q, r in positives:
+        if not gt.segments(q, r):
+            raise ConfigError(f"copied pair ({q}, {r}) has no segment annotation")
+    true_length = [sum(_length(_merged(map(interval, gt.segments(*p)))) for p in positives) for interval in _AXES]
+    ranked = sorted(((float(s.score), (q, r), s) for (q, r), segs in predicted.items()
+                     if q != r and (universe is None or (q, r) in universe)
+                     for s in map(_as_segment, segs) if min_score is None or s.score >= min_score),
+                    key=lambda t: -t[0])
+    states: dict[Pair, _PairState] = {}
+    covered, length = [0.0, 0.0], [0.0, 0.0]
+    precisions: list[float] = []
+    recalls: list[float] = []
+    thresholds: list[float] = []
+    for i, (score, pair, seg) in enumerate(ranked):
+        state = states.get(pair)
+        if state is None:
+            state = states[pair] = _PairState(gt.segments(*pair))
+        d_cov, d_len = state.add(seg)
+        for axis in (0, 1):
+            covered[axis] += d_cov[axis]
+            length[axis] += d_len[axis]
+        if i + 1 < len(ranked) and ranked[i + 1][0] == score:
+            continue  # equal scores are one threshold
+        p = [_ratio(covered[a], length[a]) for a in (0, 1)]
+        rec = [_ratio(covered[a], true_length[a]) for a in (0, 1)]
+        precisions.append(math.sqrt(p[0] * p[1]))
+        recalls.append(math.sqrt(rec[0] * rec[1]))
+        thresholds.append(score)
+    curve = PRCurve(np.asarray(precisions), np.asarray(recalls), np.asarray(thresholds), len(positives))
+    if not positives or true_length[0] <= 0 or true_length[1] <= 0:
+        return MicroAP(float("nan"), curve)
+    gains = np.diff(np.r_[0.0, curve.recall])
+    return MicroAP(float(np.sum(curve.precision * gains)), curve)
 
 
 # ---------------------------------------------------------------------------------------------

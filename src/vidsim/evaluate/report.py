@@ -15,15 +15,18 @@ from typing import Any
 
 import numpy as np
 
-from .groundtruth import GroundTruth, Pair, Segment
+from .groundtruth import GroundTruth, Pair, Segment, hard_negative_queries
 from .metrics import (
     PRCurve,
     flatten_scores,
     group_queries,
     micro_average_precision,
+    micro_average_precision_against,
+    micro_average_precision_excluding,
     per_query_average_precision,
     restrict_predictions,
     scores_from_pairs,
+    segment_micro_average_precision,
     segment_precision_recall_f,
 )
 
@@ -58,22 +61,30 @@ def _rp_name(precision: float) -> str:
     return f"R@P{precision * 100:g}"
 
 
-def _video_metrics(scores: Mapping[str, Mapping[str, float]], gt: GroundTruth, precision: float) -> tuple[dict, PRCurve]:
+def _video_metrics(scores: Mapping[str, Mapping[str, float]], gt: GroundTruth, precision: float,
+                   hard_negatives: frozenset[str] | None) -> tuple[dict, PRCurve]:
     aps = per_query_average_precision(scores, gt)
-    micro = micro_average_precision(flatten_scores(scores), gt)
+    pairs = flatten_scores(scores)
+    micro = micro_average_precision(pairs, gt)
     recall, _ = micro.curve.recall_at_precision(precision)
     metrics = {
         "mAP": float(np.mean(list(aps.values()))) if aps else float("nan"),
         "uAP": micro.ap,
-        _rp_name(precision): recall,
-        "queries": float(len(aps)),
     }
+    if hard_negatives is not None:
+        hard = hard_negatives & gt.query_ids
+        metrics["uAP_excl_same_source"] = micro_average_precision_excluding(pairs, gt, hard).ap
+        metrics["uAP_vs_same_source"] = micro_average_precision_against(pairs, gt, hard).ap
+    metrics[_rp_name(precision)] = recall
+    metrics["queries"] = float(len(aps))
     return metrics, micro.curve
 
 
 def _segment_metrics(segments: Mapping[Pair, Iterable[Segment]], gt: GroundTruth, min_score: float | None) -> dict:
     res = segment_precision_recall_f(segments, gt, min_score=min_score)
-    return {"seg_P": res.precision, "seg_R": res.recall, "seg_F": res.f1, "FRR": res.frr, "FAR": res.far}
+    return {"seg_P": res.precision, "seg_R": res.recall, "seg_F": res.f1,
+            "seg_uAP": segment_micro_average_precision(segments, gt, min_score=min_score).ap,
+            "FRR": res.frr, "FAR": res.far}
 
 
 def evaluate_method(
@@ -86,13 +97,18 @@ def evaluate_method(
     groupings: Mapping[str, Mapping[str, str]] | Sequence[str] = (),
     precision: float = 0.9,
     min_score: float | None = None,
+    hard_negatives: Iterable[str] | None = None,
 ) -> MethodResult:
     """Compute the standard metric set of one method, overall and per grouping.
 
     Video level (from ``scores`` dict[q][r] or ``pairs`` (q, r, score)): mAP, uAP (µAP), R@P90
-    and the number of queries with copies. Segment level (from ``segments``): VCSL seg_P, seg_R,
-    seg_F, FRR, FAR. ``groupings`` maps a grouping name to query -> group, or lists ``gt``
-    query attribute names (e.g. ["transform", "source"]).
+    and the number of queries with copies; with same-source hard negatives, also
+    uAP_excl_same_source (µAP with their pairs left out) and uAP_vs_same_source (the copies
+    against them alone). ``hard_negatives`` lists those queries; None takes the queries marked
+    ``kind=hard-negative`` in ``gt``'s attributes; when there are none the two are not reported.
+    Segment level (from ``segments``): VCSL seg_P, seg_R, seg_F, FRR, FAR and VSC22's segment
+    µAP seg_uAP. ``groupings`` maps a grouping name to query -> group, or lists ``gt`` query
+    attribute names (e.g. ["transform", "source"]).
     """
     if scores is None and pairs is not None:
         scores = scores_from_pairs(pairs)
@@ -100,12 +116,14 @@ def evaluate_method(
         raise ValueError("evaluate_method needs scores, pairs or segments")
     if not isinstance(groupings, Mapping):
         groupings = {g: gt.attribute(g) for g in groupings}
+    hard = hard_negative_queries(gt) if hard_negatives is None else frozenset(map(str, hard_negatives))
+    hard_or_none = hard if hard & gt.query_ids else None
 
     def measure(sub_scores: Any, sub_segments: Any, sub_gt: GroundTruth) -> tuple[dict, PRCurve | None]:
         out: dict[str, float] = {}
         curve = None
         if sub_scores is not None:
-            vm, curve = _video_metrics(sub_scores, sub_gt, precision)
+            vm, curve = _video_metrics(sub_scores, sub_gt, precision, hard_or_none)
             out.update(vm)
         if sub_segments is not None:
             out.update(_segment_metrics(sub_segments, sub_gt, min_score))
@@ -174,7 +192,12 @@ def write_json(results: Sequence[MethodResult], path: PathLike, **kwargs: Any) -
 # ---------------------------------------------------------------------------------------------
 # Markdown
 # ---------------------------------------------------------------------------------------------
-_LABELS = {"uAP": "µAP"}
+_LABELS = {
+    "uAP": "µAP",
+    "uAP_excl_same_source": "µAP excl. same-source neg.",
+    "uAP_vs_same_source": "µAP copies vs same-source neg.",
+    "seg_uAP": "seg µAP (VSC22)",
+}
 
 
 _COUNTS = ("queries", "pairs")
