@@ -44,6 +44,9 @@ NOT_RUN = {
 }
 
 
+# metric keys of the split tables, in column order (SS: same-source hard negatives)
+COLUMNS = ("mAP", "uAP", "uAP_excl_same_source", "uAP_vs_same_source", "R@P90", "seg_P", "seg_R", "seg_F", "seg_uAP")
+
 PACKAGES = ("vidsim", "torch", "av", "numpy", "videohash", "vpdq", "efficientnet-lite-pytorch")  # versions recorded with the results
 
 
@@ -77,15 +80,19 @@ def main() -> None:
              "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()) + ".\n",
              "Benchmark: `python benchmarks/build_benchmark.py` (seed 0; dev and test split by source). "
              "mAP: per query over its ranked references, averaged over queries with a copy (FIVR "
-             "protocol); µAP: all (query, reference) pairs ranked globally (VSC22); R@P90: recall at "
-             "precision 0.9. Only dev sources were used to choose anything (the packaged whitening "
-             "is fitted on dev sources).\n"]
+             "protocol); µAP: all (query, reference) pairs ranked globally (VSC22); µAP excl. SS: the "
+             "same with the same-source negatives left out (non-copied pairs whose query and reference "
+             "come from one source clip: another time of the same footage); µAP vs SS: the copies "
+             "against those negatives alone; R@P90: recall at precision 0.9; seg P/R/F: VCSL segment "
+             "precision, recall, F; seg µAP: VSC22's matching-track segment µAP. Only dev sources were "
+             "used to choose anything (the packaged whitening is fitted on dev sources).\n"]
     for split in args.splits:
         out_dir = RESULTS / f"{args.report}_{split}"
         start = time.time()
         run = run_evaluation(
             args.bench / split / "queries", args.bench / split / "refs", args.bench / f"gt_{split}.csv",
             methods, out_dir, attributes=args.bench / f"manifest_{split}.csv", title=f"{split} split",
+            ref_attributes=args.bench / f"refs_{split}.csv",
         )
         report["splits"][split] = {
             "seconds": round(time.time() - start, 1),
@@ -94,11 +101,11 @@ def main() -> None:
             "metrics": {r.name: dict(r.metrics) for r in run.results},
         }
         lines.append(f"## {split} split\n")
-        lines.append("| method | mAP | µAP | R@P90 | seg P | seg R | seg F | seconds |")
-        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+        lines.append("| method | mAP | µAP | µAP excl. SS | µAP vs SS | R@P90 | seg P | seg R | seg F | seg µAP | seconds |")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in run.results:
             m = r.metrics
-            cells = [m.get(k, float("nan")) for k in ("mAP", "uAP", "R@P90", "seg_P", "seg_R", "seg_F")]
+            cells = [m.get(k, float("nan")) for k in COLUMNS]
             text = " | ".join("–" if v != v else f"{v:.3f}" for v in cells)
             lines.append(f"| {r.name} | {text} | {run.timings[r.name]:.0f} |")
         lines.append(f"\nPer family, source and kind: [{out_dir.name}/evaluation.md]({out_dir.name}/evaluation.md); "

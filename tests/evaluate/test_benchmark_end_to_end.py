@@ -59,6 +59,7 @@ def test_evaluate_command_and_default_ranks_copies_above_hard_negatives(bench, t
     code = main([
         "evaluate", "--queries", str(bench / split / "queries"), "--refs", str(bench / split / "refs"),
         "--gt", str(bench / f"gt_{split}.csv"), "--attributes", str(bench / f"manifest_{split}.csv"),
+        "--ref-attributes", str(bench / f"refs_{split}.csv"),
         "--method", "vidsim", "--method", "global-mean", "--out", str(out), "--no-cache", "-q",
     ])
     printed = capsys.readouterr().out
@@ -67,7 +68,31 @@ def test_evaluate_command_and_default_ranks_copies_above_hard_negatives(bench, t
     results = json.loads((out / "evaluation.json").read_text())
     assert (out / "evaluation_pr.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "evaluation.md").read_text().startswith("# ")
-    assert results  # per-method metrics were written
+    header = next(line for line in printed.splitlines() if line.startswith("| method |"))
+    assert "| seg_F |" in header and "| seg µAP (VSC22) |" in header
+    metrics = {m["name"]: m["metrics"] for m in results["methods"]}
+    assert 0 < metrics["vidsim"]["seg_uAP"] <= 1  # vidsim localises its copies
+    assert "seg_uAP" not in metrics["global-mean"]  # one vector per video: no segments
+    # dev has two references of one source (and a hard negative of it); test has one reference
+    assert bool(same_source_pairs(bench, split)) == (split == "dev")
+    for column in ("µAP excl. same-source neg.", "µAP copies vs same-source neg."):
+        assert (f"| {column} |" in header) == (split == "dev")
+    if split == "dev":
+        for name in ("vidsim", "global-mean"):
+            m = metrics[name]
+            # Leaving negatives out can only raise the precision at every copy's rank.
+            assert 0 < m["uAP"] <= m["uAP_excl_same_source"] <= 1
+            assert m["uAP"] <= m["uAP_vs_same_source"] <= 1
+        assert results["methods"][0]["groups"]["kind"]["hard-negative"]["uAP"] is None  # no copy in that group
+
+
+def same_source_pairs(bench: Path, split: str) -> set[tuple[str, str]]:
+    """Non-copied (query, reference) pairs cut from the same source clip, read from the CSVs directly."""
+    with open(bench / f"refs_{split}.csv", newline="") as fh:
+        refs = {row["ref_id"]: row["source"] for row in csv.DictReader(fh)}
+    copies = read_vsc_csv(bench / f"gt_{split}.csv").positive_pairs()
+    return {(q, r) for q, row in _manifest(bench, split).items() for r, src in refs.items()
+            if src == row["source"] and (q, r) not in copies}
 
 
 def test_default_ranks_weak_copies_above_hard_negatives(bench):

@@ -50,6 +50,8 @@ def test_evaluate_method_values(results):
     # VCSL: pair 1 perfect, pair 2 quarter-overlap -> P = R = (1 + .25) / 2.
     assert good.metrics["seg_P"] == pytest.approx(0.625) and good.metrics["seg_R"] == pytest.approx(0.625)
     assert good.metrics["FRR"] == 0.0 and good.metrics["FAR"] == 0.0
+    # VSC22 segment µAP: both at score 1, one threshold: covered 15 of 20 predicted, of 20 true per axis.
+    assert good.metrics["seg_uAP"] == pytest.approx(0.75 * 0.75)
     assert bad.metrics["mAP"] == pytest.approx(0.5) and bad.metrics["uAP"] < 0.5
     assert "seg_P" not in bad.metrics
     assert good.groups["transform"]["crop"]["mAP"] == 1.0 and good.groups["transform"]["crop"]["queries"] == 1
@@ -62,7 +64,7 @@ def test_markdown(results):
     md = markdown_report(results, title="Bench")
     lines = md.splitlines()
     assert lines[0] == "# Bench"
-    assert lines[2].startswith("| method | mAP | µAP | R@P90 | queries | seg_P |")
+    assert lines[2].startswith("| method | mAP | µAP | R@P90 | queries | seg_P | seg_R | seg_F | seg µAP (VSC22) |")
     assert lines[4].startswith("| good | 1.000 | 1.000 | 1.000 | 2 | 0.625 |")
     assert lines[5].startswith("| bad | 0.500 |") and lines[5].rstrip().endswith("| – |")
     assert "## Per transform" in md and "## Per source" in md

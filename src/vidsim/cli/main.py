@@ -251,6 +251,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     run = run_evaluation(
         Path(args.queries), Path(args.refs), Path(args.gt), methods, Path(args.out),
         gt_format=args.gt_format, attributes=Path(args.attributes) if args.attributes else None,
+        ref_attributes=Path(args.ref_attributes) if args.ref_attributes else None,
         pairs=Path(args.pairs) if args.pairs else None, title=args.title, method_options=options,
         progress=progress,
     )
@@ -342,6 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="vsc: VSC22 CSV (default); fivr-*: FIVR-200K annotation.json per task; vcsl: VCSL label file")
     p.add_argument("--pairs", help="VCSL pair file restricting the evaluated pairs")
     p.add_argument("--attributes", help="per-query attributes CSV (query_id,family,source,...) for breakdowns")
+    p.add_argument("--ref-attributes", help="per-reference attributes CSV (ref_id,source,...): with sources on "
+                   "both sides, µAP is also reported without and against the same-source negatives")
     p.add_argument("--method", action="append",
                    help="method to run, repeatable (default: vidsim); `vidsim methods` lists them")
     p.add_argument("--out", default="vidsim-eval", help="output directory (default: %(default)s)")

@@ -4,14 +4,14 @@ Imports only numpy; matplotlib is loaded when a PR-curve plot is drawn.
 """
 from .groundtruth import (
     FIVR_TASK_LABELS,
-    HARD_NEGATIVE_KIND,
+    SOURCE_ATTRIBUTE,
     GroundTruth,
     Segment,
-    hard_negative_queries,
     read_candidate_pairs,
     read_fivr_annotation,
     read_id_list,
     read_query_attributes,
+    read_ref_attributes,
     read_vcsl_labels,
     read_vcsl_pair_file,
     read_vcsl_predictions,
@@ -58,8 +58,8 @@ from .report import (
 )
 
 __all__ = [
-    "FIVR_TASK_LABELS", "HARD_NEGATIVE_KIND", "GroundTruth", "Segment", "hard_negative_queries",
-    "read_candidate_pairs", "read_fivr_annotation", "read_id_list", "read_query_attributes",
+    "FIVR_TASK_LABELS", "GroundTruth", "SOURCE_ATTRIBUTE", "Segment",
+    "read_candidate_pairs", "read_fivr_annotation", "read_id_list", "read_query_attributes", "read_ref_attributes",
     "read_vcsl_labels", "read_vcsl_pair_file", "read_vcsl_predictions", "read_vcsl_query_sets",
     "read_vsc_csv", "read_vsc_predictions", "write_candidate_pairs", "write_vsc_csv",
     "MicroAP", "PairPR", "PRCurve", "RecallAtPrecision", "SegmentPRF",

@@ -29,8 +29,7 @@ Pair = tuple[str, str]
 __all__ = [
     "Segment",
     "GroundTruth",
-    "HARD_NEGATIVE_KIND",
-    "hard_negative_queries",
+    "SOURCE_ATTRIBUTE",
     "FIVR_TASK_LABELS",
     "read_vsc_csv",
     "read_vsc_predictions",
@@ -38,6 +37,7 @@ __all__ = [
     "read_candidate_pairs",
     "write_candidate_pairs",
     "read_query_attributes",
+    "read_ref_attributes",
     "read_fivr_annotation",
     "read_id_list",
     "read_vcsl_labels",
@@ -61,6 +61,22 @@ def _freeze_matches(matches: Mapping[str, Mapping[str, Iterable[Segment]]]) -> M
     return MappingProxyType(frozen)
 
 
+#: The query and reference attribute naming the source clip a video was cut from (benchmark manifests).
+SOURCE_ATTRIBUTE = "source"
+
+
+def _freeze_attributes(attributes: Mapping[str, Mapping[str, str]]) -> Mapping[str, Mapping[str, str]]:
+    return MappingProxyType({str(i): MappingProxyType({str(k): str(v) for k, v in a.items()})
+                             for i, a in attributes.items()})
+
+
+def _merge_attributes(old: Mapping[str, Mapping[str, str]], new: Mapping[str, Mapping[str, str]]) -> dict:
+    merged: dict[str, dict[str, str]] = {i: dict(a) for i, a in old.items()}
+    for i, a in new.items():
+        merged.setdefault(str(i), {}).update({str(k): str(v) for k, v in a.items()})
+    return merged
+
+
 @dataclass(frozen=True, eq=False)
 class GroundTruth:
     """Which (query, reference) pairs are copies, with their copied segments when known.
@@ -70,7 +86,8 @@ class GroundTruth:
     ``query_ids``/``ref_ids`` are the evaluated queries and the reference database (they always
     include every id named in ``matches``). ``pairs``, when given, is the closed list of pairs that
     are evaluated (VCSL pair files); otherwise every query x reference pair is in play.
-    ``query_attributes[q]`` holds optional labels such as ``{"transform": "crop", "source": ...}``.
+    ``query_attributes[q]`` holds optional labels such as ``{"transform": "crop", "source": ...}``;
+    ``ref_attributes[r]`` the same for references (the benchmark's ``refs_<split>.csv``).
     """
 
     matches: Mapping[str, Mapping[str, tuple[Segment, ...]]] = field(default_factory=dict)
@@ -78,6 +95,7 @@ class GroundTruth:
     ref_ids: frozenset[str] = frozenset()
     query_attributes: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     pairs: frozenset[Pair] | None = None
+    ref_attributes: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         matches = _freeze_matches(self.matches)
@@ -93,15 +111,12 @@ class GroundTruth:
                 raise ConfigError(f"positive pairs missing from the evaluated pair list: {missing[:5]}")
             queries |= {q for q, _ in pairs}
             refs |= {r for _, r in pairs}
-        attrs = MappingProxyType(
-            {str(q): MappingProxyType({str(k): str(v) for k, v in a.items()})
-             for q, a in self.query_attributes.items()}
-        )
         object.__setattr__(self, "matches", matches)
         object.__setattr__(self, "query_ids", frozenset(queries))
         object.__setattr__(self, "ref_ids", frozenset(refs))
-        object.__setattr__(self, "query_attributes", attrs)
+        object.__setattr__(self, "query_attributes", _freeze_attributes(self.query_attributes))
         object.__setattr__(self, "pairs", pairs)
+        object.__setattr__(self, "ref_attributes", _freeze_attributes(self.ref_attributes))
 
     # -- queries ---------------------------------------------------------------------------
     def positives(self, query_id: str) -> frozenset[str]:
@@ -129,6 +144,25 @@ class GroundTruth:
         """query -> value of attribute ``name``, for the queries that have it (a grouping for metrics)."""
         return {q: a[name] for q, a in self.query_attributes.items() if name in a and q in self.query_ids}
 
+    def same_source_negatives(self) -> frozenset[Pair]:
+        """Non-copied pairs whose query and reference come from the same source clip (``source`` attribute).
+
+        "Same source, other time": a query showing another moment of the footage a reference was
+        cut from (a copy of another reference of that source, or the benchmark's hard negatives).
+        Empty unless both queries and references carry the attribute.
+        """
+        name = SOURCE_ATTRIBUTE
+        by_source: dict[str, list[str]] = {}
+        for r, a in self.ref_attributes.items():
+            if name in a and r in self.ref_ids:
+                by_source.setdefault(a[name], []).append(r)
+        out = set()
+        for q, src in self.attribute(name).items():
+            for r in by_source.get(src, ()):
+                if r != q and not self.is_positive(q, r) and (self.pairs is None or (q, r) in self.pairs):
+                    out.add((q, r))
+        return frozenset(out)
+
     # -- derived ground truths -------------------------------------------------------------
     def restrict(self, query_ids: Iterable[str]) -> GroundTruth:
         """The same ground truth limited to some queries (references unchanged): per-group metrics."""
@@ -139,32 +173,19 @@ class GroundTruth:
             ref_ids=self.ref_ids,
             query_attributes={q: a for q, a in self.query_attributes.items() if q in keep},
             pairs=None if self.pairs is None else frozenset(p for p in self.pairs if p[0] in keep),
+            ref_attributes=self.ref_attributes,
         )
 
-    def with_attributes(self, attributes: Mapping[str, Mapping[str, str]]) -> GroundTruth:
-        """A copy with per-query attributes merged in (new values win)."""
-        merged: dict[str, dict[str, str]] = {q: dict(a) for q, a in self.query_attributes.items()}
-        for q, a in attributes.items():
-            merged.setdefault(str(q), {}).update({str(k): str(v) for k, v in a.items()})
-        return GroundTruth(self.matches, self.query_ids, self.ref_ids, merged, self.pairs)
+    def with_attributes(self, attributes: Mapping[str, Mapping[str, str]] = MappingProxyType({}),
+                        ref_attributes: Mapping[str, Mapping[str, str]] = MappingProxyType({})) -> GroundTruth:
+        """A copy with per-query and per-reference attributes merged in (new values win)."""
+        return GroundTruth(self.matches, self.query_ids, self.ref_ids, _merge_attributes(self.query_attributes, attributes),
+                           self.pairs, _merge_attributes(self.ref_attributes, ref_attributes))
 
     def __repr__(self) -> str:
         return (f"GroundTruth({len(self.query_ids)} queries, {len(self.ref_ids)} refs, "
                 f"{self.n_positive_pairs} positive pairs"
                 + ("" if self.pairs is None else f", {len(self.pairs)} evaluated pairs") + ")")
-
-
-#: The query attribute and value that mark "same source, other time" hard negatives: the
-#: benchmark's manifest (``vidsim.bench``, read with :func:`read_query_attributes`) writes
-#: ``kind=hard-negative`` for footage of a reference's own source outside every reference (and,
-#: on dev, another take of the same room); the ground-truth CSV has no row for them.
-HARD_NEGATIVE_KIND = ("kind", "hard-negative")
-
-
-def hard_negative_queries(gt: GroundTruth) -> frozenset[str]:
-    """Queries of ``gt`` whose attributes mark them as same-source hard negatives (HARD_NEGATIVE_KIND)."""
-    name, value = HARD_NEGATIVE_KIND
-    return frozenset(q for q, v in gt.attribute(name).items() if v == value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,10 +343,19 @@ def write_candidate_pairs(path: PathLike, pairs: Iterable[tuple[str, str, float]
             w.writerow([q, r, _fmt(s)])
 
 
+def _read_attributes(path: PathLike, id_column: str) -> dict[str, dict[str, str]]:
+    rows = _read_csv_rows(path, (id_column,))
+    return {row[id_column]: {k: v for k, v in row.items() if k != id_column and v != ""} for _, row in rows}
+
+
 def read_query_attributes(path: PathLike) -> dict[str, dict[str, str]]:
     """Read a per-query attribute CSV (``query_id,<attr>,...``, e.g. transform, source) for grouping."""
-    rows = _read_csv_rows(path, ("query_id",))
-    return {row["query_id"]: {k: v for k, v in row.items() if k != "query_id" and v != ""} for _, row in rows}
+    return _read_attributes(path, "query_id")
+
+
+def read_ref_attributes(path: PathLike) -> dict[str, dict[str, str]]:
+    """Read a per-reference attribute CSV (``ref_id,<attr>,...``: the benchmark's ``refs_<split>.csv``)."""
+    return _read_attributes(path, "ref_id")
 
 
 # ---------------------------------------------------------------------------------------------

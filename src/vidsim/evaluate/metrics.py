@@ -2,7 +2,7 @@
 
 Video level: per-query average precision and mAP as the FIVR-200K protocol computes it, and
 micro-AP (µAP) over globally ranked (query, reference) pairs as VSC22's descriptor track does,
-also with a set of hard-negative queries left out or kept as the only negatives.
+also with a set of hard-negative pairs left out or kept as the only non-copies.
 Segment level: VCSL's copy-overlap precision/recall and VSC22's matching-track segment µAP.
 Every metric can be broken down per group of queries (transform family, source clip...) with
 :func:`per_group`.
@@ -262,45 +262,45 @@ def micro_average_precision(
     return MicroAP(ap, curve)
 
 
-def _negative_queries(gt: GroundTruth, negatives: Iterable[str]) -> frozenset[str]:
-    """The given queries, checked to be negatives (a query with a copy cannot be one)."""
-    chosen = frozenset(map(str, negatives))
-    with_copies = sorted(q for q in chosen if gt.positives(q) - {q})
-    if with_copies:
-        raise ConfigError(f"queries marked as hard negatives have copies in the ground truth: {with_copies[:5]}")
+def _negative_pairs(gt: GroundTruth, negatives: Iterable[Pair]) -> frozenset[Pair]:
+    """The given pairs, checked to be negatives (a copied pair cannot be one)."""
+    chosen = frozenset((str(q), str(r)) for q, r in negatives)
+    copies = sorted(p for p in chosen if gt.is_positive(*p))
+    if copies:
+        raise ConfigError(f"pairs given as negatives are copies in the ground truth: {copies[:5]}")
     return chosen
 
 
 def micro_average_precision_excluding(
     pairs: Iterable[tuple[str, str, float]],
     gt: GroundTruth,
-    negatives: Iterable[str],
+    negatives: Iterable[Pair],
     *,
     ties: Ties = "group",
 ) -> MicroAP:
-    """µAP with every pair of the ``negatives`` queries left out (they must have no copy).
+    """µAP with the ``negatives`` (query, reference) pairs left out (none may be a copy).
 
-    The copies and the other negatives are ranked as in :func:`micro_average_precision`; so it
-    shows what the remaining problem scores once a family of hard negatives is set aside.
+    The copies and the other non-copies are ranked as in :func:`micro_average_precision`; so it
+    shows what the rest of the problem scores once a kind of hard negative is set aside.
     """
-    drop = _negative_queries(gt, negatives)
-    return micro_average_precision([t for t in pairs if t[0] not in drop], gt, ties=ties)
+    drop = _negative_pairs(gt, negatives)
+    return micro_average_precision([t for t in pairs if (t[0], t[1]) not in drop], gt, ties=ties)
 
 
 def micro_average_precision_against(
     pairs: Iterable[tuple[str, str, float]],
     gt: GroundTruth,
-    negatives: Iterable[str],
+    negatives: Iterable[Pair],
     *,
     ties: Ties = "group",
 ) -> MicroAP:
-    """µAP of the copies against the ``negatives`` queries' pairs alone (every other non-copy left out).
+    """µAP of the copies against the ``negatives`` pairs alone (every other non-copy left out).
 
-    Ranked together: every copied pair, and every pair of a query in ``negatives``. NaN when
-    ``negatives`` is empty (there is no such problem to measure) or ``gt`` has no copy.
+    Ranked together: every copied pair and every pair of ``negatives``. NaN when ``negatives``
+    is empty (there is no such problem to measure) or ``gt`` has no copy.
     """
-    keep = _negative_queries(gt, negatives)
-    kept = [t for t in pairs if t[0] in keep or gt.is_positive(t[0], t[1])]
+    keep = _negative_pairs(gt, negatives)
+    kept = [t for t in pairs if (t[0], t[1]) in keep or gt.is_positive(t[0], t[1])]
     result = micro_average_precision(kept, gt, ties=ties)
     return result if keep else MicroAP(float("nan"), result.curve)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .groundtruth import GroundTruth, Pair, Segment, hard_negative_queries
+from .groundtruth import GroundTruth, Pair, Segment
 from .metrics import (
     PRCurve,
     flatten_scores,
@@ -62,7 +62,7 @@ def _rp_name(precision: float) -> str:
 
 
 def _video_metrics(scores: Mapping[str, Mapping[str, float]], gt: GroundTruth, precision: float,
-                   hard_negatives: frozenset[str] | None) -> tuple[dict, PRCurve]:
+                   same_source: frozenset[Pair] | None) -> tuple[dict, PRCurve]:
     aps = per_query_average_precision(scores, gt)
     pairs = flatten_scores(scores)
     micro = micro_average_precision(pairs, gt)
@@ -71,8 +71,8 @@ def _video_metrics(scores: Mapping[str, Mapping[str, float]], gt: GroundTruth, p
         "mAP": float(np.mean(list(aps.values()))) if aps else float("nan"),
         "uAP": micro.ap,
     }
-    if hard_negatives is not None:
-        hard = hard_negatives & gt.query_ids
+    if same_source is not None:
+        hard = {p for p in same_source if p[0] in gt.query_ids}
         metrics["uAP_excl_same_source"] = micro_average_precision_excluding(pairs, gt, hard).ap
         metrics["uAP_vs_same_source"] = micro_average_precision_against(pairs, gt, hard).ap
     metrics[_rp_name(precision)] = recall
@@ -97,15 +97,15 @@ def evaluate_method(
     groupings: Mapping[str, Mapping[str, str]] | Sequence[str] = (),
     precision: float = 0.9,
     min_score: float | None = None,
-    hard_negatives: Iterable[str] | None = None,
+    same_source: Iterable[Pair] | None = None,
 ) -> MethodResult:
     """Compute the standard metric set of one method, overall and per grouping.
 
     Video level (from ``scores`` dict[q][r] or ``pairs`` (q, r, score)): mAP, uAP (µAP), R@P90
-    and the number of queries with copies; with same-source hard negatives, also
-    uAP_excl_same_source (µAP with their pairs left out) and uAP_vs_same_source (the copies
-    against them alone). ``hard_negatives`` lists those queries; None takes the queries marked
-    ``kind=hard-negative`` in ``gt``'s attributes; when there are none the two are not reported.
+    and the number of queries with copies; where there are "same source, other time" negatives,
+    also uAP_excl_same_source (µAP with those pairs left out) and uAP_vs_same_source (the copies
+    against them alone). ``same_source`` lists those pairs; None takes
+    ``gt.same_source_negatives()`` (from the query and reference ``source`` attributes).
     Segment level (from ``segments``): VCSL seg_P, seg_R, seg_F, FRR, FAR and VSC22's segment
     µAP seg_uAP. ``groupings`` maps a grouping name to query -> group, or lists ``gt`` query
     attribute names (e.g. ["transform", "source"]).
@@ -116,8 +116,8 @@ def evaluate_method(
         raise ValueError("evaluate_method needs scores, pairs or segments")
     if not isinstance(groupings, Mapping):
         groupings = {g: gt.attribute(g) for g in groupings}
-    hard = hard_negative_queries(gt) if hard_negatives is None else frozenset(map(str, hard_negatives))
-    hard_or_none = hard if hard & gt.query_ids else None
+    hard = gt.same_source_negatives() if same_source is None else frozenset((str(q), str(r)) for q, r in same_source)
+    hard_or_none = hard or None
 
     def measure(sub_scores: Any, sub_segments: Any, sub_gt: GroundTruth) -> tuple[dict, PRCurve | None]:
         out: dict[str, float] = {}

@@ -24,6 +24,7 @@ from vidsim.evaluate.groundtruth import (
     GroundTruth,
     read_fivr_annotation,
     read_query_attributes,
+    read_ref_attributes,
     read_vcsl_labels,
     read_vsc_csv,
 )
@@ -156,11 +157,14 @@ def run_evaluation(
     progress: Callable[[str, int, int], None] | None = None,
     localise_top: int | None = None,
     cross_reference_overlap: float | None = 0.5,
+    ref_attributes: Path | None = None,
 ) -> EvaluationRun:
     """Score (and, for methods that localise, align) every pair with each method; write the report.
 
     ``localise_top``: localise only each query's best-scoring references (None: all scored pairs);
     ``cross_reference_overlap``: see :func:`localise_pairs` (None disables the suppression).
+    ``ref_attributes``: per-reference CSV (the benchmark's ``refs_<split>.csv``); with ``source``
+    in it and in ``attributes``, the report adds µAP without and against the same-source negatives.
     """
     queries, refs = videos_by_id(queries_dir), videos_by_id(refs_dir)
     if not queries or not refs:
@@ -172,6 +176,8 @@ def run_evaluation(
         gt = gt.with_attributes(attrs)
         present = {k for a in attrs.values() for k in a}
         used_groupings = [g for g in groupings if g in present]
+    if ref_attributes is not None:
+        gt = gt.with_attributes(ref_attributes=read_ref_attributes(ref_attributes))
     run = EvaluationRun(results=[], outputs={})
     for spec in methods:
         method = spec if isinstance(spec, Method) else build_method(spec, **(method_options or {}))
