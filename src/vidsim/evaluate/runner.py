@@ -5,7 +5,7 @@ extracts a descriptor of every video once and scores all pairs; bad files are re
 left out (their pairs count as misses). Results: JSON, Markdown and a PR-curve PNG per run.
 
 Methods that localise copies (`Method.localise` returns segments, e.g. `vidsim`) also get VCSL
-segment precision/recall/F: every scored pair is localised (or only each query's `localise_top`
+segment precision/recall/F and VSC22's segment µAP: every scored pair is localised (or only each query's `localise_top`
 best-scoring references), then, per query, segments are suppressed across references
 (`vidsim.similarity.align.suppress_cross_reference`: a query moment is explained by the best
 scoring reference only), because footage of the same scene at another time aligns too. On the
