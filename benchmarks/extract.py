@@ -1,7 +1,7 @@
 """Benchmark extraction end to end (360p, 720p, 1080p), resnet50 against the official recipe, and peak RSS.
 
     python benchmarks/extract.py                   # full run; writes benchmarks/results/extract.{md,json}
-    python benchmarks/extract.py --quick           # smoke run (a few minutes); prints only
+    python benchmarks/extract.py --quick           # smoke run (5-10 min on 2 quiet cores); prints only
     python benchmarks/extract.py --only e2e,hires --no-write
 
 The parts live in benchmarks/extract_bench/ (its docstring says how the measurements are taken).

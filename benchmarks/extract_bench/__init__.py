@@ -1,8 +1,8 @@
 """Benchmark extraction end to end (360p, 720p, 1080p), resnet50 against the official recipe, and peak RSS.
 
-    python benchmarks/extract.py                   # full run (about an hour on 2 cores); writes
+    python benchmarks/extract.py                   # full run (20-30 min on 2 quiet cores); writes
                                                    # benchmarks/results/extract.{md,json}
-    python benchmarks/extract.py --quick           # smoke run (a few minutes); prints only
+    python benchmarks/extract.py --quick           # smoke run (5-10 min on 2 quiet cores); prints only
     python benchmarks/extract.py --only e2e,rss --no-write
     python benchmarks/extract.py --list-rows       # the rows (rows.py) and their config overrides
 

@@ -50,7 +50,7 @@ def paired_ratio(ref: dict, row: dict, seconds_key: str = "seconds", count_key: 
     out = {"paired": paired, "median": statistics.median(paired), "min": min(paired), "quiet": quiet}
     out["ratio"] = quiet if quiet is not None else out["median"]
     out["method"] = ("best quiet run of each side" if quiet is not None
-                     else "median of per-round ratios (a side had no quiet run)")
+                     else "median of per-round ratios, as a side had no quiet run")
     return out
 
 
@@ -66,3 +66,10 @@ def num(x, nd=1) -> str:
 
 def verdict(ok: bool) -> str:
     return "**met**" if ok else "**not met**"
+
+
+def ratio_detail(r: dict) -> str:
+    """How a headline ratio was taken, and the other measures of the same runs."""
+    if r["quiet"] is not None:
+        return f"{r['method']}; per-round median {r['median']:.2f}x, lowest round {r['min']:.2f}x"
+    return f"{r['method']}; lowest round {r['min']:.2f}x"

@@ -13,6 +13,7 @@ from .common import (
     others_cpu,
     paired_ratio,
     rate_stats,
+    ratio_detail,
     speed,
     verdict,
 )
@@ -96,8 +97,7 @@ def derive_e2e(group: dict) -> dict:
         h["default_runtime"] = f"{res[DEFAULT]['ready']['runtime']} {res[DEFAULT]['ready']['precision']}"
         if "x_old_default" in res[DEFAULT]:
             r = res[DEFAULT]["x_old_default"]
-            h.update(ratio=r["ratio"], ratio_method=r["method"], ratio_median=r["median"], ratio_min=r["min"],
-                     ratio_met=r["ratio"] >= E2E_RATIO_TARGET)
+            h.update(ratio=r["ratio"], ratio_detail=ratio_detail(r), ratio_met=r["ratio"] >= E2E_RATIO_TARGET)
     group["headline"] = h
     return group
 
@@ -157,9 +157,9 @@ def headline_lines(r: dict) -> list[str]:
     if "e2e" in r:
         h = r["e2e"]["headline"]
         if "default_rate" in h:
-            ratio = (f"**{h['ratio']:.2f}x** the old default's rate in the same run ({h['ratio_method']}; per-round "
-                     f"median {h['ratio_median']:.2f}x, lowest {h['ratio_min']:.2f}x): {verdict(h['ratio_met'])} "
-                     f"(target {h['ratio_target']:.0f}x)" if "ratio" in h else "no old-default row to compare with")
+            ratio = (f"**{h['ratio']:.2f}x** the old default's rate in the same run ({h['ratio_detail']}): "
+                     f"{verdict(h['ratio_met'])} (target {h['ratio_target']:.0f}x)" if "ratio" in h
+                     else "no old-default row to compare with")
             L.append(f"- End to end, 200-s 360p clip: the default (`FeatureConfig()`, resolved to {h['default_runtime']}) "
                      f"embeds **{h['default_rate']:.1f} video-s/s**: {verdict(h['rate_met'])} (target "
                      f"{h['rate_target']:.0f}); {ratio}.")

@@ -60,7 +60,7 @@ def _make(out: Path, args: list[str], source: Path, ffmpeg: str, label: str) -> 
         tmp.unlink(missing_ok=True)
         raise SystemExit(f"error: {out.name}: ffmpeg failed ({exc})") from None
     os.replace(tmp, out)
-    version = subprocess.run([ffmpeg, "-version"], capture_output=True, text=True).stdout.split("\n")[0]
+    version = " ".join(subprocess.run([ffmpeg, "-version"], capture_output=True, text=True).stdout.split()[:3])
     shown = ["ffmpeg", *[a if a != str(source) else source.name for a in args], out.name]
     rec = {"file": out.name, "source": source.name, "source_sha256": sha256_file(source), "command": shown,
            "ffmpeg": version, "sha256": sha256_file(out), "bytes": out.stat().st_size,

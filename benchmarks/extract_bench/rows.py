@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+ROW_SECTIONS = ("e2e", "hires", "resnet", "rss")
 OLD_DEFAULT = "old default (torch fp32)"
 DEFAULT = "default"
 REFERENCE = "official recipe (fp32, NCHW, b128)"
@@ -89,6 +90,8 @@ def parse_row(text: str) -> tuple[str, Row]:
         else:
             overrides[key.strip()] = value
     sections = tuple(s for s in where.split("+") if s) or ("e2e",)
+    if set(sections) - set(ROW_SECTIONS):
+        raise ConfigError(f"--row {text!r}: sections are {', '.join(ROW_SECTIONS)}")
     return name.strip(), Row(overrides, sections=sections, threads=threads, note="from --row")
 
 
