@@ -13,7 +13,7 @@ E2E_RATIO_TARGET = 3.0  # default end to end vs the old default (torch fp32), sa
 E2E_RATE_TARGET = 100.0  # video-s/s, default end to end on the 200-s 360p clip
 HIRES_RATE_TARGET = 25.0  # video-s/s, default end to end on the 1080p clip
 RESNET_RATIO_TARGET = 10.0  # fastest vidsim resnet50 path vs the official recipe, same run
-RSS_LIMIT_MB = 1024.0  # peak RSS for a 2-hour video
+RSS_LIMIT_MB = 1024.0  # MiB (1 GiB): peak RSS for a 2-hour video
 
 QUIET_SHARE = 0.10  # a timed run is "quiet" when other processes used at most this share of the CPU
 

@@ -135,7 +135,7 @@ def derive_hires(group: dict) -> dict:
 
 def _table(results: dict, strip: str = "") -> list[str]:
     L = ["| row | runs | video-s/s (best / median) | video-s/s, best quiet run | x old default (quiet / per-round median) | "
-         "decode share | decoding alone, video-s/s | sampled frames | peak RSS MB | others' CPU |",
+         "decode share | decoding alone, video-s/s | sampled frames | peak RSS MiB | others' CPU |",
          "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, res in results.items():
         v, d, rd = res["video_s_per_s"], res["decode_video_s_per_s"], res["ready"]

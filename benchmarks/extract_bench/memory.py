@@ -73,9 +73,9 @@ def derive_rss(group: dict) -> dict:
 
 def headline_lines(r: dict) -> list[str]:
     h = r["rss"]["headline"]
-    return [f"- Peak RSS, `{row}`, up to a {v['longest']} video: **{v['peak_mb']:.0f} MB**, under {h['limit_mb']:.0f} MB: "
-            f"{verdict(v['under_limit'])}; growth from the 200-s clip {v['growth_mb']:+.0f} MB for {v['features_mb']:.0f} MB "
-            f"of features kept: flat {verdict(v['flat'])}." for row, v in h["rows"].items()]
+    return [f"- Peak RSS, `{row}`, up to a {v['longest']} video: **{v['peak_mb']:.0f} MiB**, under 1 GiB "
+            f"({h['limit_mb']:.0f} MiB): {verdict(v['under_limit'])}; growth from the 200-s clip {v['growth_mb']:+.0f} MiB "
+            f"for {v['features_mb']:.0f} MiB of features kept: flat {verdict(v['flat'])}." for row, v in h["rows"].items()]
 
 
 def render(r: dict) -> list[str]:
@@ -85,8 +85,8 @@ def render(r: dict) -> list[str]:
          "timed `extract_video` of the video; peak RSS = the process's ru_maxrss. The long videos are the 200-s clip "
          "looped with `ffmpeg -stream_loop N -c copy` into the benchmark's cache directory (not committed). "
          f"Flat: the growth from the 200-s clip is at most the features kept (held twice while they are concatenated) "
-         f"plus {FLAT_SLACK_MB:.0f} MB.", "",
-         "| row, video | sampled frames | features MB | peak RSS after model + warm-up MB | peak RSS MB | video-s/s |",
+         f"plus {FLAT_SLACK_MB:.0f} MiB (1 MiB = 2^20 bytes).", "",
+         "| row, video | sampled frames | features MiB | peak RSS after model + warm-up MiB | peak RSS MiB | video-s/s |",
          "|---|---:|---:|---:|---:|---:|"]
     for name, res in g["results"].items():
         run = res["runs"][0]

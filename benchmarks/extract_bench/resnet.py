@@ -225,7 +225,7 @@ def render(r: dict) -> list[str]:
          "re-implemented), fp32, NCHW, batch 128; every row runs vidsim's ResNet-50 module with the seeded weights "
          "`seed:0` (rows: `rows.py` over `RESNET_BASE`). Ratio: this row's rate over the reference's in the same round.", "",
          "| row | runs | frames/s (best / median) | frames/s, best quiet run | x reference (quiet / per-round median) | "
-         "cosine to fp32 (min / mean) | max Δ chamfer, raw / whitened | peak RSS MB | others' CPU |",
+         "cosine to fp32 (min / mean) | max Δ chamfer, raw / whitened | peak RSS MiB | others' CPU |",
          "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, res in e["timing"]["results"].items():
         fr, rd, x = res["frames_per_s"], res["ready"], res.get("x_reference")

@@ -66,7 +66,7 @@ def render(r: dict) -> list[str]:
     L += ["## Similarity", "",
           "`ViSiLHead` on pairs of 60-frame videos (9 regions each), features prepared once per video "
           "(attention applied beforehand in the learned mode; its comparator is randomly initialised).", "",
-          "| head | pairs/s (best / median) | pairs/s, best quiet run | ms/pair (best) | peak RSS MB | others' CPU |",
+          "| head | pairs/s (best / median) | pairs/s, best quiet run | ms/pair (best) | peak RSS MiB | others' CPU |",
           "|---|---:|---:|---:|---:|---:|"]
     for name, res in r["similarity"]["results"].items():
         p = res["pairs_per_s"]
