@@ -1,9 +1,8 @@
-"""Benchmark decoding, feature extraction per backbone, similarity and peak memory on a real clip.
+"""Benchmark extraction end to end (360p, 720p, 1080p), resnet50 against the official recipe, and peak RSS.
 
-    python benchmarks/extract.py             # full run (30-60 min on 2 cores); writes
-                                             # benchmarks/results/extract.{md,json}
-    python benchmarks/extract.py --quick     # smoke run (a couple of minutes); prints only
-    python benchmarks/extract.py --clip other.mp4 --sections decode extract --no-write
+    python benchmarks/extract.py                   # full run; writes benchmarks/results/extract.{md,json}
+    python benchmarks/extract.py --quick           # smoke run (5-10 min on 2 quiet cores); prints only
+    python benchmarks/extract.py --only e2e,hires --no-write
 
 The parts live in benchmarks/extract_bench/ (its docstring says how the measurements are taken).
 """

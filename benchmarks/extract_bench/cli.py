@@ -12,46 +12,51 @@ import time
 from pathlib import Path
 
 from . import __doc__ as PACKAGE_DOC
-from .agreement import WHITEN_FIT_CLIPS, section_agreement
-from .common import ENTRY, REQUIRED_RATIO, RESULTS, rate_stats
-from .decoding import section_decode
-from .end_to_end import section_e2e
-from .extraction import derive_extract, section_extract
+from .common import ENTRY, RESULTS, rate_stats
 from .report import machine_info, render_markdown, write_atomic
-from .similarity import section_similarity
 from .worker import worker_main
 
-SECTIONS = ("decode", "extract", "agreement", "similarity", "e2e")
+SECTIONS = ("e2e", "hires", "resnet", "rss", "similarity")
+DEFAULT_SECTIONS = ("e2e", "hires", "resnet", "rss")
+LONG = {"30 min": 1800.0, "2 h": 7200.0}
+LONG_QUICK = {"10 min": 600.0}
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--worker"]:
-        return worker_main(argv[1])
+def _sections(text: str) -> list[str]:
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [s for s in names if s not in SECTIONS]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown section {bad[0]!r}; known: {', '.join(SECTIONS)}")
+    return names
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=PACKAGE_DOC.strip().splitlines()[0])
-    ap.add_argument("--clip", type=Path, help="video to benchmark (default: the corpus clip 'franck', 200 s)")
-    ap.add_argument("--quick", action="store_true", help="smoke run: 32 frames, one round, fewer variants")
-    ap.add_argument("--rounds", type=int, help="timed rounds per measurement (default 3; 1 with --quick)")
-    ap.add_argument("--frames", type=int, help="pre-decoded frames for extraction (default all; 32 with --quick)")
+    ap.add_argument("--only", type=_sections, default=list(DEFAULT_SECTIONS), metavar="S,S",
+                    help=f"sections to run, comma-separated, of {', '.join(SECTIONS)} (default {','.join(DEFAULT_SECTIONS)})")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: one round, no waiting for quiet, 32 resnet50 frames, a 10-min long video; prints only")
+    ap.add_argument("--rounds", type=int, help="timed rounds per row (default 3; 1 with --quick)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads per worker (default: usable cores)")
-    ap.add_argument("--bf16-batches", type=int, nargs="+", default=None, metavar="B",
-                    help="resnet50 bf16 batch sizes to try (default 8 16 32)")
-    ap.add_argument("--lite", nargs="*", default=None, metavar="V",
-                    help="efficientnet variants (default lite0 lite1 lite2; lite0 with --quick)")
-    ap.add_argument("--runtimes", nargs="*", default=None, metavar="R",
-                    help="exported runtimes with rows beside torch's in the extract section "
-                         "(default: the installed ones of onnxruntime, openvino)")
-    ap.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
-    ap.add_argument("--out", type=Path, help=f"where to write extract.md/.json (default {RESULTS} for a full run; "
-                                             "a --quick run writes only where --out says)")
+    ap.add_argument("--rows", type=lambda s: [x.strip() for x in s.split(",") if x.strip()], default=None, metavar="N,N",
+                    help="run only these rows of the table (the old default and the default are always run); see --list-rows")
+    ap.add_argument("--row", action="append", default=[], metavar="NAME:FIELD=VALUE,...[@SECTION+SECTION]",
+                    help="an extra row for this run, e.g. 'decode 1 thread:decode.threads=1@e2e+hires' (repeatable)")
+    ap.add_argument("--runtimes", type=lambda s: [x.strip() for x in s.split(",") if x.strip()], default=None, metavar="R,R",
+                    help="runtimes to give rows of their own (default: every installed one)")
+    ap.add_argument("--list-rows", action="store_true", help="print the rows and their overrides, then exit")
+    ap.add_argument("--clip", type=Path, help="the 360p clip of the e2e section (default: the corpus clip 'franck', 200 s)")
+    ap.add_argument("--resnet-frames", type=int, help="pre-decoded frames for the resnet50 timing (default all 200; 32 with --quick)")
+    ap.add_argument("--cache-dir", type=Path, help="where the made clips live (default: <user cache>/vidsim/extract-bench)")
+    ap.add_argument("--ffmpeg", help="the ffmpeg that makes the clips (default: the one on PATH, or /usr/bin/ffmpeg)")
     ap.add_argument("--wait-quiet", type=float, default=None, metavar="S",
                     help="before each timed run, wait up to S seconds until other processes use under 15%% "
                          "of the CPU (default 30; 0 with --quick)")
-    ap.add_argument("--no-passive", dest="passive", action="store_false",
-                    help="skip the extra rows run with OMP_WAIT_POLICY=PASSIVE")
-    ap.add_argument("--extra-rounds", type=int, default=4, metavar="N",
-                    help="after the rounds, up to N more rounds of the reference and the resnet50 bf16 rows while "
-                         "one of them has no quiet run (only with --wait-quiet > 0; default 4)")
+    ap.add_argument("--extra-rounds", type=int, default=2, metavar="N",
+                    help="after the rounds, up to N more rounds of a table's headline rows while one has no quiet run "
+                         "(only with --wait-quiet > 0; default 2)")
+    ap.add_argument("--out", type=Path, help=f"where to write extract.md/.json (default {RESULTS} for a full run; "
+                                             "a --quick run writes only where --out says)")
     ap.add_argument("--render", type=Path, metavar="JSON",
                     help="re-derive and print (and with --out, write) the report of an earlier run's extract.json")
     ap.add_argument("--no-write", action="store_true", help="print only")
@@ -61,18 +66,55 @@ def main(argv: list[str] | None = None) -> int:
     if args.wait_quiet is None:
         args.wait_quiet = 0.0 if args.quick else 30.0
     args.threads = args.threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
-    args.bf16_batches = args.bf16_batches or ([16] if args.quick else [8, 16, 32])
-    args.lite = args.lite if args.lite is not None else (["lite0"] if args.quick else ["lite0", "lite1", "lite2"])
+    return args
 
+
+def _extra_rows(args) -> dict:
+    from .rows import parse_row
+
+    return dict(parse_row(text) for text in args.row)
+
+
+def list_rows(args) -> int:
+    from .rows import RESNET_BASE, ROWS, runtime_rows
+
+    rows = {**ROWS, **runtime_rows(args.runtimes), **_extra_rows(args)}
+    print(f"resnet rows apply over {RESNET_BASE}")
+    for name, row in rows.items():
+        extra = (f" threads={row.threads}" if row.threads else "") + (f" env={dict(row.env)}" if row.env else "")
+        print(f"{name:32s} {','.join(row.sections):22s} {dict(row.overrides)}{extra}  {row.note}")
+    return 0
+
+
+def rederive(report: dict) -> dict:
+    """Rates, ratios and headlines again from the raw runs of an extract.json."""
+    from .end_to_end import derive_e2e, derive_hires
+    from .memory import derive_rss
+    from .resnet import derive_resnet
+
+    for key, derive in (("e2e", derive_e2e), ("hires", derive_hires), ("resnet", derive_resnet), ("rss", derive_rss)):
+        if key in report:
+            derive(report[key])
+    for res in report.get("similarity", {}).get("results", {}).values():
+        res["pairs_per_s"] = rate_stats(res["runs"], "pairs")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--worker"]:
+        return worker_main(argv[1])
+    args = parse_args(argv)
+    try:
+        extra_rows = _extra_rows(args)
+    except ValueError as exc:  # ConfigError is one
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.list_rows:
+        return list_rows(args)
     if args.render:
-        report = json.loads(args.render.read_text())
+        report = rederive(json.loads(args.render.read_text()))
         report["notes"] = list(report.get("notes", [])) + list(args.note)
-        if "extract" in report:
-            derive_extract(report["extract"])
-        for key, counts in (("decode", ("frames", "video_s")), ("similarity", ("pairs",)), ("e2e", ("frames", "video_s"))):
-            for res in report.get(key, {}).get("results", {}).values():
-                for count in counts:
-                    res[f"{count}_per_s"] = rate_stats(res["runs"], count)
         md = render_markdown(report)
         print(md)
         if args.out and not args.no_write:
@@ -84,57 +126,84 @@ def main(argv: list[str] | None = None) -> int:
 
     from vidsim.bench.corpus import fetch_corpus
     from vidsim.config import DecodeConfig
-    from vidsim.decode import load_video, probe
+    from vidsim.decode import load_video
 
-    corpus_names = ["franck"]
-    if "agreement" in args.sections:
-        corpus_names += ["cap12", "cap13", *WHITEN_FIT_CLIPS]
-    corpus = {k: str(v) for k, v in fetch_corpus(only=corpus_names).items()}
+    from .media import HIRES, clip_info, default_cache_dir, find_ffmpeg, make_hires, make_loop
+    from .resnet import SCORED_CLIPS, WHITEN_FIT_CLIPS
+    from .rows import select_rows
+    from .search_summary import summarise
+
+    names = {"franck"}
+    if "hires" in args.only:
+        names |= {source for source, _ in HIRES.values()}
+    if "resnet" in args.only:
+        names |= {*SCORED_CLIPS, *WHITEN_FIT_CLIPS}
+    corpus = {k: str(v) for k, v in fetch_corpus(only=sorted(names)).items()}
     clip = str(args.clip) if args.clip else corpus["franck"]
-    info = probe(clip)
+    cache = args.cache_dir or default_cache_dir()
     command = " ".join(["python", os.path.relpath(ENTRY, Path.cwd())] + [shlex.quote(a) for a in argv])
-    report = {
+    report: dict = {
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "command": command,
         "machine": machine_info(args.threads),
-        "clip": {"name": Path(clip).name, "path": clip, "duration_s": info.duration, "width": info.width,
-                 "height": info.height, "fps": info.fps, "codec": info.codec,
-                 "keyframe_interval_s": info.keyframe_interval},
+        "clip": clip_info(clip),
         "rounds": args.rounds,
         "wait_quiet_s": args.wait_quiet,
         "quick": args.quick,
+        "sections": args.only,
         "cpu_by_group": {},
+        "made_clips": {},
     }
-    if info.duration < 200 and not args.quick:
-        print(f"warning: {clip} lasts {info.duration:.1f} s; the benchmark asks for at least 200 s", file=sys.stderr)
+    if report["clip"]["duration_s"] < 200 and not args.quick:
+        print(f"warning: {clip} lasts {report['clip']['duration_s']:.1f} s; the benchmark asks for 200 s", file=sys.stderr)
+
+    def rows(section):
+        return select_rows(section, args.runtimes, args.rows, extra_rows)
+
     t_start = time.perf_counter()
-    bf16_batch = 16
-    with tempfile.TemporaryDirectory(prefix="vidsim-bench-") as tmp:
-        if "decode" in args.sections:
-            report["decode"] = section_decode(clip, args)
-            report["cpu_by_group"]["decoding"] = report["decode"]["cpu"]
-        if "extract" in args.sections:
-            frames = load_video(clip, DecodeConfig())
-            n = args.frames or (32 if args.quick else len(frames))
+    if "hires" in args.only or "rss" in args.only:
+        ffmpeg = find_ffmpeg(args.ffmpeg)
+    if "e2e" in args.only:
+        from .end_to_end import section_e2e
+
+        report["e2e"] = section_e2e(clip, rows("e2e"), args)
+        report["cpu_by_group"]["end to end, 360p"] = report["e2e"]["cpu"]
+    if "hires" in args.only:
+        from .end_to_end import section_hires
+
+        clips = {}
+        for label in HIRES:
+            clips[label], rec = make_hires(label, corpus, cache, ffmpeg)
+            report["made_clips"][label] = {**rec, **clip_info(clips[label])}
+        report["hires"] = section_hires(clips, rows("hires"), args)
+        report["cpu_by_group"]["end to end, 720p/1080p"] = report["hires"]["cpu"]
+    if "resnet" in args.only:
+        from .resnet import section_resnet
+
+        with tempfile.TemporaryDirectory(prefix="vidsim-bench-") as tmp:
+            frames = load_video(corpus["franck"], DecodeConfig())
+            n = args.resnet_frames or (32 if args.quick else len(frames))
             frames_path = os.path.join(tmp, "frames.npy")
             np.save(frames_path, np.ascontiguousarray(frames[:n]))
             del frames
-            report["extract"] = section_extract(frames_path, n, args)
-            for gname, group in report["extract"]["groups"].items():
-                report["cpu_by_group"][f"extraction {gname}"] = group["cpu"]
-            bf16_batch = report["extract"]["headline"]["best_bf16_batch_size"]
-        if "agreement" in args.sections:
-            paths = {"franck": clip if not args.clip else corpus["franck"], "cap12": corpus["cap12"],
-                     "cap13": corpus["cap13"]}
-            fit_paths = {k: corpus[k] for k in WHITEN_FIT_CLIPS}
-            report["agreement"] = section_agreement(paths, fit_paths, args, bf16_batch)
-            report["cpu_by_group"]["agreement"] = report["agreement"]["cpu"]
-        if "similarity" in args.sections:
-            report["similarity"] = section_similarity(args)
-            report["cpu_by_group"]["similarity"] = report["similarity"]["cpu"]
-        if "e2e" in args.sections:
-            report["e2e"] = section_e2e(clip, args, bf16_batch)
-            report["cpu_by_group"]["end to end"] = report["e2e"]["cpu"]
+            report["resnet"] = section_resnet(frames_path, n, corpus, rows("resnet"), args)
+        report["cpu_by_group"]["resnet50"] = report["resnet"]["timing"]["cpu"]
+        report["cpu_by_group"]["resnet50 agreement"] = report["resnet"]["agreement_cpu"]
+    if "rss" in args.only:
+        from .memory import section_rss
+
+        long_clips = {"200 s": corpus["franck"]}
+        for label, seconds in (LONG_QUICK if args.quick else LONG).items():
+            long_clips[label], rec = make_loop(seconds, corpus, cache, ffmpeg)
+            report["made_clips"][label] = {**rec, **clip_info(long_clips[label])}
+        report["rss"] = section_rss(long_clips, corpus["franck"], rows("rss"), args)
+        report["cpu_by_group"]["peak RSS"] = report["rss"]["cpu"]
+    if "similarity" in args.only:
+        from .similarity import section_similarity
+
+        report["similarity"] = section_similarity(args)
+        report["cpu_by_group"]["similarity"] = report["similarity"]["cpu"]
+    report["search"] = summarise()
     report["total_s"] = round(time.perf_counter() - t_start, 1)
     report["notes"] = list(args.note)
 
@@ -146,6 +215,4 @@ def main(argv: list[str] | None = None) -> int:
         write_atomic(out / "extract.json", json.dumps(report, indent=1, sort_keys=False, default=float) + "\n")
         write_atomic(out / "extract.md", md + "\n")
         print(f"\nwrote {out / 'extract.md'} and {out / 'extract.json'}", file=sys.stderr)
-    if "extract" in report and not report["extract"]["headline"]["meets_required"]:
-        print(f"note: ratio below {REQUIRED_RATIO:.0f}x", file=sys.stderr)
     return 0

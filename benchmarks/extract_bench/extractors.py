@@ -5,7 +5,7 @@ import math
 
 
 class OfficialRecipe:
-    """Region vectors the way the official ViSiL code computes them (see the module docstring)."""
+    """Region vectors the way the official ViSiL code computes them (the package docstring describes it)."""
 
     STAGE_KERNELS = {"layer1": 28, "layer2": 14, "layer3": 6, "layer4": 3}  # for 224-px input
     MODULES = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")
@@ -45,20 +45,31 @@ class OfficialRecipe:
             return torch.cat(out, 0)
 
 
-def build_extractor(spec: dict):
-    """A callable uint8 frames [N, H, W, 3] (torch) -> region vectors [N, 9, D]."""
-    from vidsim.config import FeatureConfig
-    from vidsim.features.extractor import FeatureExtractor, fold_batchnorms
+def build_vidsim(overrides: dict):
+    """(DecodeConfig, FeatureExtractor) of a row's overrides (model loaded, runtime resolved)."""
+    from vidsim.features.extractor import FeatureExtractor
 
+    from .rows import build_configs
+
+    decode, features = build_configs(overrides)
+    return decode, FeatureExtractor(features, device="cpu")
+
+
+def build_extractor(spec: dict):
+    """A callable uint8 frames [N, H, W, 3] (torch) -> region vectors [N, 9, D]: the official recipe
+    (`impl` "reference") or vidsim's FeatureExtractor with the spec's overrides."""
     if spec["impl"] == "reference":
         from vidsim.features.backbones import build_backbone
 
         return OfficialRecipe(build_backbone("resnet50", "seed:0"), spec.get("batch_size", 128))
-    extra = {"whitening": spec["whitening"]} if "whitening" in spec else {}  # else the library default
-    # rows without a runtime are torch's (the rows from before runtimes existed keep their meaning)
-    cfg = FeatureConfig(backbone=spec["backbone"], weights=spec.get("weights"), precision=spec["precision"],
-                        runtime=spec.get("runtime", "torch"), batch_size=spec["batch_size"], **extra)
-    fe = FeatureExtractor(cfg, device="cpu")
-    if spec.get("fold_fp32"):  # suggested fp32 speed-up, not (yet) in the library
-        fe.backbone = fold_batchnorms(fe.backbone)
-    return fe
+    return build_vidsim(spec["overrides"])[1]
+
+
+def describe(extractor) -> dict:
+    """What a built extractor runs: resolved runtime, precision, batch size, dims, whitening."""
+    if isinstance(extractor, OfficialRecipe):
+        return {"runtime": "torch (official recipe)", "precision": "fp32", "batch_size": extractor.batch_size,
+                "dims": 3840, "whitening": "none"}
+    cfg, white = extractor.config, extractor.whitening
+    return {"backbone": cfg.backbone, "runtime": cfg.runtime, "precision": cfg.precision, "batch_size": cfg.batch_size,
+            "dims": int(extractor.dims), "whitening": "none" if white is None else f"PCA {white.in_dims}->{white.out_dims}"}

@@ -108,7 +108,8 @@ def run_group(title: str, specs: dict[str, dict], rounds: int, quiet_s: float = 
             print(f"   ready  {name:34s} setup+warm-up {workers[name].ready['setup_s']:6.1f} s",
                   file=sys.stderr, flush=True)
             results[name] = {"spec": spec, "ready": workers[name].ready["ready"],
-                             "setup_s": workers[name].ready["setup_s"], "runs": []}
+                             "setup_s": workers[name].ready["setup_s"],
+                             "setup_maxrss_mb": workers[name].ready.get("maxrss_mb"), "runs": []}
         for r in range(rounds):
             for name, w in workers.items():
                 quiet = wait_quiet(quiet_s) if quiet_s > 0 else {}

@@ -1,10 +1,10 @@
-"""Section "similarity": ViSiLHead pairs/s on 60-frame videos, chamfer and learned."""
+"""Section "similarity" (not run unless asked for): ViSiLHead pairs/s on 60-frame videos, chamfer and learned."""
 from __future__ import annotations
 
 import math
 import time
 
-from .common import PASSIVE_ENV, PASSIVE_TAG, num, others_cpu, rate_stats
+from .common import num, others_cpu, rate_stats
 from .runner import run_group
 
 
@@ -54,8 +54,6 @@ def section_similarity(args) -> dict:
             name = f"{'learned' if learned else 'chamfer'} D={dims} ({label})"
             specs[name] = {"kind": "similarity", "dims": dims, "frames": 60, "learned": learned,
                            "target_s": 0.5 if args.quick else 2.0, "threads": args.threads}
-            if args.passive:
-                specs[f"{name} {PASSIVE_TAG}"] = {**specs[name], "env": PASSIVE_ENV}
     group = run_group("similarity", specs, args.rounds, args.wait_quiet)
     for res in group["results"].values():
         res["pairs_per_s"] = rate_stats(res["runs"], "pairs")
@@ -68,7 +66,7 @@ def render(r: dict) -> list[str]:
     L += ["## Similarity", "",
           "`ViSiLHead` on pairs of 60-frame videos (9 regions each), features prepared once per video "
           "(attention applied beforehand in the learned mode; its comparator is randomly initialised).", "",
-          "| head | pairs/s (best / median) | pairs/s, best quiet run | ms/pair (best) | peak RSS MB | others' CPU |",
+          "| head | pairs/s (best / median) | pairs/s, best quiet run | ms/pair (best) | peak RSS MiB | others' CPU |",
           "|---|---:|---:|---:|---:|---:|"]
     for name, res in r["similarity"]["results"].items():
         p = res["pairs_per_s"]

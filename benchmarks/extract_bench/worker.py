@@ -7,10 +7,9 @@ import resource
 import sys
 import time
 
-from .agreement import AgreementTask
-from .decoding import DecodeTask
 from .end_to_end import EndToEndTask
-from .extraction import ExtractTask
+from .memory import RssTask
+from .resnet import AgreementTask, ExtractTask
 from .similarity import SimilarityTask
 
 
@@ -23,8 +22,8 @@ def _cpu_s() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-TASKS = {"decode": DecodeTask, "extract": ExtractTask, "similarity": SimilarityTask,
-         "e2e": EndToEndTask, "agreement": AgreementTask}
+TASKS = {"e2e": EndToEndTask, "extract": ExtractTask, "agreement": AgreementTask, "rss": RssTask,
+         "similarity": SimilarityTask}
 
 
 def worker_main(spec_json: str) -> int:
