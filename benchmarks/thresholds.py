@@ -3,8 +3,9 @@
     python benchmarks/thresholds.py [--bench DIR] [--backbones NAME ...] [--modes chamfer ...]
                                     [--codes exhaustive binary float]
 
-For each backbone (default: vidsim's default), head mode (chamfer, chamfer-symmetric, and the
-packaged learned head "visil" where one ships) and codes class, every (query, reference) pair of
+For each backbone (default: every one vidsim ships a whitening for and can build here), head mode
+(chamfer, chamfer-symmetric, and the packaged learned head "visil" where one ships) and codes
+class, every (query, reference) pair of
 a split is scored as users score it:
   * exhaustive: the `vidsim` evaluation method (`vidsim evaluate`'s scores, `vidsim compare`'s);
   * binary / float: `Index.search(top_k = all references)` on an index of the split's references
@@ -12,7 +13,8 @@ a split is scored as users score it:
 On dev, the threshold is the one with the highest recall at precision >= 0.95 (midway between the
 lowest accepted score and the next lower one); test is then measured once at that threshold.
 Writes src/vidsim/data/thresholds.json (entries computed here replace those with the same
-backbone, mode and codes; the others are kept) and benchmarks/results/thresholds.md.
+backbone, mode and codes; the others are kept) and benchmarks/results/thresholds.md (the rows of
+this run: run it without options to renew everything).
 """
 from __future__ import annotations
 
@@ -36,13 +38,15 @@ from environment import versions  # noqa: E402  (benchmarks/ is the script's dir
 from vidsim.bench import build_benchmark, fetch_corpus, needed_clips  # noqa: E402
 from vidsim.config import FeatureConfig, SimilarityConfig, VidsimConfig  # noqa: E402
 from vidsim.decision import CODES_CLASSES, EXHAUSTIVE, TARGET_PRECISION, ShippedThreshold, head_mode  # noqa: E402
+from vidsim.errors import VidsimError  # noqa: E402
 from vidsim.evaluate.groundtruth import GroundTruth, read_query_attributes  # noqa: E402
 from vidsim.evaluate.metrics import flatten_scores, precision_recall_curve  # noqa: E402
 from vidsim.evaluate.runner import load_ground_truth, score_all, videos_by_id  # noqa: E402
 from vidsim.evaluate.vidsim_methods import VidsimMethod  # noqa: E402
+from vidsim.features import available_backbones  # noqa: E402
 from vidsim.index import Index, IndexConfig  # noqa: E402
 from vidsim.index.config import threshold_codes  # noqa: E402
-from vidsim.resources import packaged_heads, packaged_thresholds  # noqa: E402
+from vidsim.resources import packaged_heads, packaged_thresholds, packaged_whitening  # noqa: E402
 from vidsim.store import FeatureCache  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -153,7 +157,7 @@ def by_family(pairs: list[tuple[str, str]], split: Split) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bench", type=Path, default=Path.home() / ".cache" / "vidsim" / "bench")
-    parser.add_argument("--backbones", nargs="+", default=[FeatureConfig.backbone])
+    parser.add_argument("--backbones", nargs="+", default=[b for b in available_backbones() if packaged_whitening(b)])
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--codes", nargs="+", choices=CODES_CLASSES, default=list(CODES_CLASSES))
     parser.add_argument("--out", type=Path, default=packaged_thresholds(), help="thresholds file (default: %(default)s)")
@@ -168,13 +172,18 @@ def main() -> None:
     splits = {name: load_split(args.bench, name) for name in ("dev", "test")}
     entries: list[ShippedThreshold] = []
     rows: list[dict[str, Any]] = []
+    skipped: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="vidsim-thresholds-") as tmp:
         for backbone in args.backbones:
             for mode in args.modes:
                 if mode.startswith("visil") and backbone not in packaged_heads():
-                    print(f"skipped {backbone} / {mode}: no packaged head", flush=True)
+                    skipped[f"{backbone} / {mode}"] = "vidsim ships no learned head for it"
                     continue
-                method = VidsimMethod(f"vidsim {backbone} {mode}", config=mode_config(backbone, mode), cache=cache)
+                try:
+                    method = VidsimMethod(f"vidsim {backbone} {mode}", config=mode_config(backbone, mode), cache=cache)
+                except VidsimError as exc:  # e.g. backbone weights not installed
+                    skipped[f"{backbone} / {mode}"] = str(exc)
+                    continue
                 model = method.model
                 assert model.mode == mode
                 for codes in args.codes:
@@ -201,7 +210,7 @@ def main() -> None:
                           f"({test['fp']} false positives)", flush=True)
 
     write_thresholds(args.out, entries)
-    write_report(args.report, rows, splits, date, command, time.time() - started)
+    write_report(args.report, rows, skipped, splits, date, command, time.time() - started)
     print(f"wrote {args.out} and {args.report}")
 
 
@@ -231,8 +240,8 @@ def sources(split: Split) -> str:
     return ", ".join(f"{name} {n}" for name, n in counts.most_common())
 
 
-def write_report(path: Path, rows: list[dict[str, Any]], splits: dict[str, Split], date: str, command: str,
-                 seconds: float) -> None:
+def write_report(path: Path, rows: list[dict[str, Any]], skipped: dict[str, str], splits: dict[str, Split],
+                 date: str, command: str, seconds: float) -> None:
     dev, test = splits["dev"], splits["test"]
     lines = [
         "# Copy thresholds (`is_copy`): chosen on dev, measured on test\n",
@@ -271,6 +280,8 @@ def write_report(path: Path, rows: list[dict[str, Any]], splits: dict[str, Split
         e, t = row["entry"], row["test"]
         lines.append(f"| {e.backbone} | {e.mode} | {e.codes} | {by_family(t['false_positives'], test)} | "
                      f"{len(t['misses'])}: {by_family(t['misses'], test)} |")
+    if skipped:
+        lines += ["", "## Not calibrated (is_copy is null there)\n", *(f"- {what}: {why}" for what, why in skipped.items())]
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -60,7 +60,7 @@ def test_other_scores_get_no_decision_and_a_note_naming_why():
     config, key = with_features(entry, dims=128)
     decision = copy_decision(config, key, EXHAUSTIVE)
     assert decision.threshold is None and decision.is_copy(0.99) is None
-    assert "features.dims 128" in decision.note and "--threshold" in decision.note and "\n" not in decision.note
+    assert "features.dims is 128, not None" in decision.note and "--threshold" in decision.note and "\n" not in decision.note
     assert decision.describe() == decision.note and decision.to_dict()["value"] is None
 
     other_files = entry.vidsim.feature_key(entry.weights_version, "refitted.npz:0123456789abcdef")
@@ -68,11 +68,11 @@ def test_other_scores_get_no_decision_and_a_note_naming_why():
 
     own_head = dataclasses.replace(shipped("visil").vidsim, similarity=SimilarityConfig(head="visil", head_weights="my.pth"))
     note = copy_decision(own_head, shipped("visil").feature_key, EXHAUSTIVE).note
-    assert "similarity.head_weights 'my.pth'" in note
+    assert "similarity.head_weights is 'my.pth'" in note
 
-    lite1 = VidsimConfig(features=FeatureConfig(backbone="efficientnet-lite1"))
-    note = copy_decision(lite1, "0" * 16, "binary").note
-    assert note.startswith("no copy threshold ships for efficientnet-lite1 / chamfer / binary codes")
+    other = VidsimConfig(features=FeatureConfig(backbone="resnet50"))
+    note = copy_decision(other, "0" * 16, "binary").note
+    assert note.startswith("no copy threshold ships for resnet50 / chamfer / binary codes")
     assert "no copy threshold ships" in copy_decision(entry.vidsim, entry.feature_key, "int8x256").note
 
 
@@ -80,8 +80,8 @@ def test_a_given_threshold_wins_over_the_shipped_one_and_must_be_a_number():
     entry = shipped()
     decision = copy_decision(entry.vidsim, entry.feature_key, EXHAUSTIVE, threshold=0.9)
     assert decision.threshold == 0.9 and decision.source == "given" and decision.is_copy(0.89) is False
-    lite1 = VidsimConfig(features=FeatureConfig(backbone="efficientnet-lite1"))
-    assert copy_decision(lite1, "0" * 16, "int4x256", threshold=0.2).is_copy(0.3) is True
+    other = VidsimConfig(features=FeatureConfig(backbone="resnet50"))
+    assert copy_decision(other, "0" * 16, "int4x256", threshold=0.2).is_copy(0.3) is True
     with pytest.raises(ConfigError, match="threshold"):
         copy_decision(entry.vidsim, entry.feature_key, EXHAUSTIVE, threshold=float("nan"))
 

@@ -96,7 +96,7 @@ class ShippedThreshold:
 
 
 def _differences(calibrated: dict[str, Any], actual: dict[str, Any], sections: tuple[str, ...]) -> list[str]:
-    return [f"{section}.{name} {actual[section].get(name)!r} (calibrated with {value!r})"
+    return [f"{section}.{name} is {actual[section].get(name)!r}, not {value!r}"
             for section in sections for name, value in calibrated[section].items()
             if actual[section].get(name) != value]
 

@@ -131,7 +131,7 @@ def test_compare_prints_the_decision(footage, feature_cache, capsys):
     assert json.loads(out)["is_copy"] is False
     code, out, _ = _run(capsys, "compare", footage["copy"], footage["wolfgang"], "--dims", "128", *common)
     decided = out.splitlines()[1]
-    assert decided.startswith("copy       unknown") and "features.dims 128" in decided
+    assert decided.startswith("copy       unknown") and "features.dims is 128, not None" in decided
     code, _, err = _run(capsys, "compare", footage["copy"], footage["wolfgang"], "--threshold", "nan", *common)
     assert code == 1 and err.startswith("error: --threshold must be a number")
 
