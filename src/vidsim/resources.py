@@ -1,4 +1,5 @@
-"""Where the files shipped inside the package live: trained heads and PCA whitenings per backbone.
+"""Where the files shipped inside the package live: trained heads and PCA whitenings per backbone,
+and the copy-decision thresholds (`vidsim.decision`).
 
 A packaged head is named in configurations as "packaged:<backbone>@<version>", so that every
 saved configuration records which shipped weights made its scores.
@@ -12,6 +13,7 @@ from vidsim.fsutil import safetensors_metadata
 DATA_DIR = Path(__file__).resolve().parent / "data"
 HEADS_DIR = DATA_DIR / "heads"
 WHITENING_DIR = DATA_DIR / "whitening"
+THRESHOLDS_FILE = DATA_DIR / "thresholds.json"
 PACKAGED_PREFIX = "packaged:"
 
 
@@ -37,3 +39,8 @@ def packaged_whitening(backbone: str) -> Path | None:
     """The whitening file shipped for `backbone`, if any."""
     path = WHITENING_DIR / f"{backbone}.npz"
     return path if path.is_file() else None
+
+
+def packaged_thresholds() -> Path:
+    """The shipped copy thresholds (written by benchmarks/thresholds.py; it may not exist)."""
+    return THRESHOLDS_FILE

@@ -30,7 +30,7 @@ def test_compare_json_and_copy_beats_unrelated(clips, capsys, tmp_path):
     code, out, _ = _run(capsys, "compare", clips["copy"], clips["original"], "--json", "--cache-dir", cache)
     assert code == 0
     copy = json.loads(out)  # exactly one JSON object on stdout
-    assert set(copy) == {"query", "target", "similarity", "mode"}
+    assert set(copy) == {"query", "target", "similarity", "mode", "is_copy", "threshold"}
     assert copy["query"] == str(clips["copy"]) and copy["mode"] == "chamfer"
     code, out, _ = _run(capsys, "compare", clips["unrelated"], clips["original"], "--json", "--cache-dir", cache)
     unrelated = json.loads(out)

@@ -44,9 +44,10 @@ def test_search_json_and_table(cli_index, index_clips, feature_cache, capsys):
                         "--cache-dir", feature_cache.root, "-q")
     assert code == 0
     result = json.loads(out)  # exactly one JSON object
-    assert set(result) == {"query", "results", "warnings"} and len(result["results"]) == 2 and result["warnings"] == []
+    assert set(result) == {"query", "results", "threshold", "warnings"} and len(result["results"]) == 2
+    assert result["warnings"] == []
     first = result["results"][0]
-    assert set(first) == {"id", "path", "similarity", "segments"} and first["path"] == str(index_clips["a"])
+    assert set(first) == {"id", "path", "similarity", "is_copy", "segments"} and first["path"] == str(index_clips["a"])
     assert set(first["segments"][0]) == {"query_start", "query_end", "ref_start", "ref_end", "score"}
     assert first["similarity"] >= result["results"][1]["similarity"]
     code, out, _ = _run(capsys, "search", index_clips["copy"], "--index", cli_index, "--cache-dir", feature_cache.root, "-q")
@@ -76,7 +77,7 @@ def test_search_batch_writes_vsc_csv(cli_index, index_clips, feature_cache, caps
                       "--cache-dir", feature_cache.root, "--top", "1", "-q")
     assert code == 0
     rows = list(csv.DictReader(out_csv.open()))
-    assert list(rows[0]) == ["query_id", "ref_id", "query_start", "query_end", "ref_start", "ref_end", "score"]
+    assert list(rows[0]) == ["query_id", "ref_id", "query_start", "query_end", "ref_start", "ref_end", "score", "is_copy"]
     copy_rows = [r for r in rows if r["query_id"] == "copy_of_a"]
     assert copy_rows and copy_rows[0]["ref_id"] == "a" and float(copy_rows[0]["query_end"]) > 6
     assert {r["query_id"] for r in rows} <= {"copy_of_a", "unrelated"}

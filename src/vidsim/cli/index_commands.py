@@ -84,9 +84,13 @@ def register(sub: Any, model_options: Callable[[argparse.ArgumentParser], None],
     _index_option(p)
     p.add_argument("--top", type=int, default=10, help="results per query (default: %(default)s)")
     p.add_argument("--min-similarity", type=float, help="leave out results below this similarity")
+    p.add_argument("--threshold", type=float,
+                   help="similarity at or above which a result is a copy (is_copy); default: the threshold shipped for "
+                        "the index's backbone, head and codes, chosen on the benchmark for precision 0.95 (none ships "
+                        "for other configurations: is_copy is then null)")
     p.add_argument("--json", action="store_true", help="print one JSON object (one query)")
     p.add_argument("--out", help="write VSC22-style CSV rows query_id,ref_id,query_start,query_end,ref_start,"
-                                 "ref_end,score (the default for a directory of queries: stdout)")
+                                 "ref_end,score,is_copy (the default for a directory of queries: stdout)")
     p.add_argument("--candidates", type=int,
                    help="videos re-ranked with the fine similarity (default: 20, SearchConfig.candidates; at least --top)")
     p.add_argument("--whole-videos", action="store_true",
@@ -285,27 +289,33 @@ def _search_one(index, args, path: Path):
 
         total = probe(path).duration
     with frame_bar(path.name, total, enabled=not args.quiet) as update:
-        return index.search(path, top_k=args.top, min_similarity=args.min_similarity, progress=update)
+        return index.search(path, top_k=args.top, min_similarity=args.min_similarity, progress=update,
+                            threshold=args.threshold)
 
 
 def _print_matches(args, query: Path, matches) -> None:
     """The results of one query (its warnings, each a video left out, went to stderr as they came)."""
     if args.json:
         print(json.dumps({"query": str(query), "results": [
-            {"id": m.video_id, "path": m.path, "similarity": m.similarity, "segments": [
+            {"id": m.video_id, "path": m.path, "similarity": m.similarity, "is_copy": m.is_copy, "segments": [
                 {"query_start": s.query_start, "query_end": s.query_end, "ref_start": s.ref_start,
                  "ref_end": s.ref_end, "score": s.score} for s in m.segments]}
-            for m in matches], "warnings": list(getattr(matches, "warnings", ()))}))
+            for m in matches], "threshold": matches.decision.to_dict(), "warnings": list(matches.warnings)}))
         return
-    print(f"query {query}: {len(matches)} results")
+    print(f"query {query}: {len(matches)} results; {matches.decision.describe()}")
     if not matches:
         return
-    print(f"{'rank':>4}  {'id':>6}  {'similarity':>10}  path")
+    print(f"{'rank':>4}  {'id':>6}  {'similarity':>10}  {'copy':>4}  path")
     for rank, m in enumerate(matches, 1):
-        print(f"{rank:>4}  {m.video_id:>6}  {m.similarity:>10.4f}  {m.path}")
+        print(f"{rank:>4}  {m.video_id:>6}  {m.similarity:>10.4f}  {copy_text(m.is_copy):>4}  {m.path}")
         for s in m.segments:
-            print(f"{'':>24}query {format_mmss(s.query_start)}-{format_mmss(s.query_end)}  ->  "
+            print(f"{'':>30}query {format_mmss(s.query_start)}-{format_mmss(s.query_end)}  ->  "
                   f"ref {format_mmss(s.ref_start)}-{format_mmss(s.ref_end)}  ({s.score:.3f})")
+
+
+def copy_text(is_copy: bool | None) -> str:
+    """A copy decision for tables: yes, no, or ? when no threshold applies."""
+    return "?" if is_copy is None else "yes" if is_copy else "no"
 
 
 def _search_batch(index, args, queries: list[Path]) -> int:
@@ -315,11 +325,15 @@ def _search_batch(index, args, queries: list[Path]) -> int:
     failed = 0
     try:
         writer = csv.writer(out)
-        writer.writerow(["query_id", "ref_id", "query_start", "query_end", "ref_start", "ref_end", "score"])
+        writer.writerow(["query_id", "ref_id", "query_start", "query_end", "ref_start", "ref_end", "score", "is_copy"])
+        decision = index.decision(args.threshold)
+        if decision.threshold is None:
+            print(f"note: {decision.note}", file=sys.stderr)
         for path in item_bar(queries, "queries", "query", enabled=not args.quiet and len(queries) > 1):
             try:
                 features = index.features_of(path)
-                matches = index.search(features, top_k=args.top, min_similarity=args.min_similarity)
+                matches = index.search(features, top_k=args.top, min_similarity=args.min_similarity,
+                                       threshold=args.threshold)
             except VideoError as exc:
                 failed += 1
                 print(f"error: {exc}", file=sys.stderr)
@@ -331,8 +345,9 @@ def _search_batch(index, args, queries: list[Path]) -> int:
                 # a match without localised segments is written as one row spanning both videos
                 rows = [(s.query_start, s.query_end, s.ref_start, s.ref_end, s.score) for s in m.segments] or [
                     (0.0, query_end, 0.0, record.duration if record else 0.0, m.similarity)]
+                is_copy = "" if m.is_copy is None else str(m.is_copy).lower()  # the match's decision, on each of its rows
                 for row in rows:
-                    writer.writerow([path.stem, ref_id, *(f"{v:.3f}" for v in row[:4]), f"{row[4]:.6f}"])
+                    writer.writerow([path.stem, ref_id, *(f"{v:.3f}" for v in row[:4]), f"{row[4]:.6f}", is_copy])
     finally:
         if args.out:
             out.close()

@@ -109,12 +109,15 @@ def _report_error(exc: Exception) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from vidsim.decision import model_decision
     from vidsim.model import compare_videos
 
     model, cache = _session(args)
+    decision = model_decision(model, args.threshold)
     query = _extract(model, cache, Path(args.query), args.quiet)
     target = _extract(model, cache, Path(args.target), args.quiet)
     result = compare_videos(model, query, target)
+    is_copy = decision.is_copy(result.similarity)
     if args.heatmap:
         from vidsim.viz import save_heatmap
 
@@ -124,9 +127,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
             query_label=Path(args.query).name, target_label=Path(args.target).name, comparator=result.visil_output,
         )
     if args.json:
-        print(json.dumps({"query": args.query, "target": args.target, "similarity": result.similarity, "mode": result.mode}))
+        print(json.dumps({"query": args.query, "target": args.target, "similarity": result.similarity, "mode": result.mode,
+                          "is_copy": is_copy, "threshold": decision.to_dict()}))
     else:
         print(f"similarity {result.similarity:.4f}  (mode: {_mode_text(result.mode)})")
+        print(f"copy       {'unknown' if is_copy is None else 'yes' if is_copy else 'no'}  ({decision.describe()})")
         print(f"  query  {args.query}: {len(result.query_timestamps)} frames")
         print(f"  target {args.target}: {len(result.target_timestamps)} frames")
         if args.heatmap:
@@ -191,7 +196,9 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         from vidsim.viz import save_matrix_heatmap
 
         save_matrix_heatmap(args.heatmap, matrix, names, title=f"video similarity ({model.mode})")
-    print(f"mode: {_mode_text(model.mode)}", file=sys.stderr)
+    from vidsim.decision import model_decision
+
+    print(f"mode: {_mode_text(model.mode)}; {model_decision(model).describe()}", file=sys.stderr)
     return EXIT_PARTIAL if failed or missing else EXIT_OK
 
 
@@ -308,6 +315,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--heatmap", help="write the frame-to-frame matrix as a PNG")
+    p.add_argument("--threshold", type=float,
+                   help="similarity at or above which the pair is a copy; default: the threshold shipped for the "
+                        "backbone and head, chosen on the benchmark for precision 0.95 (none ships for other "
+                        "configurations: the decision is then unknown)")
     _model_options(p)
     p.set_defaults(func=cmd_compare)
 

@@ -3,7 +3,7 @@
     index = Index.open("my-index")                 # created with the default configuration
     report = index.add(["videos/"])                # directories searched recursively
     for match in index.search("query.mp4", top_k=5):
-        print(match.video_id, match.path, match.similarity, match.segments)
+        print(match.video_id, match.path, match.similarity, match.is_copy, match.segments)
 
 The directory (`layout`) holds config.json (`StoredConfig`), the SQLite catalog (the source of
 truth), one codes file per video and a snapshot of the frame-vector store. Writers take the
@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vidsim.config import Overrides, VidsimConfig, with_overrides
+from vidsim.decision import CopyDecision, copy_decision
 from vidsim.errors import CodesDamagedError, IndexDamageWarning, ModelError, VidsimError
 from vidsim.features.types import VideoFeatures
 from vidsim.fsutil import atomic_open
@@ -43,6 +44,7 @@ from vidsim.index.config import (
     check_model,
     check_storage,
     split_overrides,
+    threshold_codes,
 )
 from vidsim.index.damage import open_catalog
 from vidsim.index.ingest import AddProgress, AddReport, FrameProgress, Ingest
@@ -89,6 +91,7 @@ class Index:
         self._device = device
         self._model = model
         self._head: ViSiLHead | None = None
+        self._decision: CopyDecision | None = None
         self.codec: Codec = codec_of(stored.index)
         self.catalog = open_catalog(directory)  # IndexDamagedError rather than a new, empty catalog
         self._verified: dict[Path, tuple[int, int, int]] = {}  # codes files whose checksum held, by (size, mtime, inode)
@@ -232,13 +235,25 @@ class Index:
             raise CodesDamagedError(path, "codes file missing") from None
 
     # --- search ---------------------------------------------------------------------------
+    def decision(self, threshold: float | None = None) -> CopyDecision:
+        """How this index's results are decided copies: `threshold` when given, else the one
+        shipped for its backbone, head and codes (`vidsim.decision`), else none (with a note)."""
+        if threshold is not None:
+            return copy_decision(self.stored.vidsim, self.stored.feature_key, "", threshold)
+        if self._decision is None:
+            self._decision = copy_decision(self.stored.vidsim, self.stored.feature_key,
+                                           threshold_codes(self.stored.index, self.stored.dims))
+        return self._decision
+
     def search(self, query: str | os.PathLike[str] | VideoFeatures, top_k: int = 10, *,
                min_similarity: float | None = None, segments: bool = True,
-               progress: FrameProgress | None = None) -> SearchResults:
+               progress: FrameProgress | None = None, threshold: float | None = None) -> SearchResults:
         """Indexed videos most similar to `query` (a video, a .safetensors feature file, or
-        VideoFeatures), best first, with their copied segments: a list of `Match`, whose
-        `warnings` name the videos left out because their codes files are damaged (each also
-        issued as an `IndexDamageWarning`)."""
+        VideoFeatures), best first, with their copied segments and copy decision: a list of
+        `Match`, whose `warnings` name the videos left out because their codes files are damaged
+        (each also issued as an `IndexDamageWarning`) and whose `decision` set `is_copy`
+        (`threshold` overrides the shipped threshold for this call)."""
+        decision = self.decision(threshold)
         features = self.features_of(query, progress)
         self.vectors.sync()
         store = self.vectors.store
@@ -248,7 +263,7 @@ class Index:
             if record is not None:
                 skipped[video_id] = f"{self.directory / record.codes_file}: {why}; {unsearchable(record, self.directory)}"
         if features.num_frames == 0 or store.ntotal == 0:
-            return _results([], skipped)
+            return _results([], skipped, decision)
         config, fps = self.search_config, self.stored.vidsim.decode.fps
         if config.candidates < top_k:  # re-rank at least as many videos as results asked for
             config = dataclasses.replace(config, candidates=top_k)
@@ -271,8 +286,8 @@ class Index:
 
         ranked = rerank_candidates(self.head, regions, features.timestamps, found, frames_of, load, config, fps,
                                    top_k, min_similarity, segments)
-        return _results([Match(r.video_id, _path_of(records[r.video_id]), r.similarity, segs) for r, segs in ranked],
-                        skipped)
+        return _results([Match(r.video_id, _path_of(records[r.video_id]), r.similarity, segs,
+                               decision.is_copy(r.similarity)) for r, segs in ranked], skipped, decision)
 
     def features_of(self, query: str | os.PathLike[str] | VideoFeatures,
                     progress: FrameProgress | None = None) -> VideoFeatures:
@@ -302,11 +317,11 @@ class Index:
         return self._ingest.remove(video_ids)
 
 
-def _results(matches: builtins.list[Match], skipped: dict[int, str]) -> SearchResults:
+def _results(matches: builtins.list[Match], skipped: dict[int, str], decision: CopyDecision) -> SearchResults:
     """The matches with the notes of skipped videos, each also issued as a warning."""
     for note in skipped.values():
         warnings.warn(IndexDamageWarning(note), stacklevel=3)
-    return SearchResults(matches, tuple(skipped.values()))
+    return SearchResults(matches, tuple(skipped.values()), decision)
 
 
 def _path_of(record: VideoRecord | None) -> str:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from vidsim.decision import CopyDecision
 from vidsim.index.catalog import VectorRanges
 from vidsim.index.config import SearchConfig
 from vidsim.index.vectors import VectorStore
@@ -39,22 +40,27 @@ from vidsim.similarity.segments import Segment
 
 @dataclass(frozen=True)
 class Match:
-    """One search result: an indexed video, its ViSiL similarity to the query, and the copied
-    segments (query and target intervals in seconds), best first."""
+    """One search result: an indexed video, its ViSiL similarity to the query, the copied
+    segments (query and target intervals in seconds), best first, and the copy decision
+    (`vidsim.decision`: similarity >= the threshold; None when no threshold applies)."""
 
     video_id: int
     path: str
     similarity: float
     segments: tuple[Segment, ...] = ()
+    is_copy: bool | None = None
 
 
 class SearchResults(list[Match]):
     """`Index.search`'s matches, best first (a plain list of `Match` otherwise), with `warnings`:
-    one line per video the search had to leave out (its codes file missing or damaged)."""
+    one line per video the search had to leave out (its codes file missing or damaged), and the
+    `decision` that set each match's `is_copy`."""
 
-    def __init__(self, matches: Iterable[Match] = (), warnings: Sequence[str] = ()):
+    def __init__(self, matches: Iterable[Match] = (), warnings: Sequence[str] = (),
+                 decision: CopyDecision | None = None):
         super().__init__(matches)
         self.warnings: tuple[str, ...] = tuple(warnings)
+        self.decision = decision
 
 
 @dataclass(frozen=True)
