@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from vidsim.features.runtimes import calibration as calibration_module
 from vidsim.features.runtimes import export as export_module
 from vidsim.features.runtimes import registry as runtime_registry
 from vidsim.features.runtimes.calibration import CalibrationClip, CalibrationSet, default_calibration
+from vidsim.features.runtimes.quantise import QuantisedStore
 from vidsim.fsutil import sha256_file
 from vidsim.index import Index
 from vidsim.model import ViSiL
@@ -62,11 +64,6 @@ def calibration(calibration_clips, monkeypatch) -> CalibrationSet:
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("int8-models")
-
-
-@pytest.fixture(scope="module")
 def frames(clip_dir) -> torch.Tensor:
     """Real decoded frames of another clip than the calibration ones (resize 256, crop 224)."""
     path = clips.natural(clip_dir / "int8_frames.mp4", seconds=4.0, size=(320, 240), seed=24)
@@ -78,70 +75,81 @@ def torch_fp32(frames) -> torch.Tensor:
     return FeatureExtractor(_config("torch", "fp32"))(frames)
 
 
-@pytest.mark.parametrize("runtime", INT8)
-def test_int8_gives_region_features_close_to_torch_fp32(runtime, calibration, model_dir, frames, torch_fp32):
-    _need(runtime)
-    extractor = FeatureExtractor(_config(runtime), model_dir=model_dir)
-    assert (extractor.config.runtime, extractor.config.precision) == (runtime, "int8")
-    got = extractor(frames)
-    assert got.shape == torch_fp32.shape
-    ok, diff, cosine = TOLERANCES["int8"].check(got, torch_fp32)
-    assert ok, (diff, cosine)
-    mean_cosine = float(torch.nn.functional.cosine_similarity(got, torch_fp32, dim=-1).mean())
-    assert mean_cosine > 0.98, mean_cosine
-    assert diff > 1e-3  # quantised: not the fp32 network under another name
-    np.testing.assert_allclose(got.norm(dim=-1).numpy(), 1.0, rtol=1e-4)
-    assert extractor.runtime.checks[(224, 224)][1] >= TOLERANCES["int8"].min_cosine  # type: ignore[attr-defined]
+@dataclass
+class FirstUse:
+    """One int8 extractor's first use in an empty model directory (quantising takes a while: once per runtime)."""
+
+    model_dir: Path
+    features: torch.Tensor
+    extractor: FeatureExtractor
+    calibration: CalibrationSet
 
 
-def test_int8_features_after_whitening_stay_close(calibration, model_dir, frames):
-    _need("onnxruntime")
-    got = FeatureExtractor(_config("onnxruntime", whitening="auto"), model_dir=model_dir)(frames)
-    expected = FeatureExtractor(_config("torch", "fp32", whitening="auto"))(frames)
-    cosine = torch.nn.functional.cosine_similarity(got, expected, dim=-1)
-    assert got.shape[-1] == 256 and float(cosine.mean()) > 0.9
+@pytest.fixture(scope="module")
+def first_use(tmp_path_factory, calibration_clips, frames):
+    made: dict[str, FirstUse] = {}
+
+    def get(runtime: str) -> FirstUse:
+        _need(runtime)
+        if runtime not in made:
+            root = tmp_path_factory.mktemp(f"int8-{runtime}")
+            calibration = CalibrationSet(calibration_clips, label="test")
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(calibration_module, "default_calibration", lambda corpus_dir=None: calibration)
+                extractor = FeatureExtractor(_config(runtime), model_dir=root)
+                made[runtime] = FirstUse(root, extractor(frames), extractor, calibration)
+        return made[runtime]
+
+    return get
 
 
-def _store(extractor: FeatureExtractor):
+def _store(extractor: FeatureExtractor) -> QuantisedStore:
     store = extractor.runtime.quantised  # type: ignore[attr-defined]
     assert store is not None
     return store
 
 
 @pytest.mark.parametrize("runtime", INT8)
-def test_calibration_and_quantised_model_are_made_once_and_reused(runtime, calibration, frames, tmp_path, monkeypatch):
-    _need(runtime)
-    first = FeatureExtractor(_config(runtime), model_dir=tmp_path)
-    expected = first(frames[:3])
-    assert calibration.builds == 1 and _store(first).quantisations == 1
-    array, manifest = calibration.paths(tmp_path)
+def test_int8_gives_region_features_close_to_torch_fp32(runtime, first_use, torch_fp32):
+    made = first_use(runtime)
+    assert (made.extractor.config.runtime, made.extractor.config.precision) == (runtime, "int8")
+    got = made.features
+    assert got.shape == torch_fp32.shape
+    ok, diff, cosine = TOLERANCES["int8"].check(got, torch_fp32)
+    assert ok, (diff, cosine)
+    mean_cosine = float(torch.nn.functional.cosine_similarity(got, torch_fp32, dim=-1).mean())
+    assert mean_cosine > 0.98, mean_cosine
+    assert diff > 1e-3  # quantised: not the fp32 network under another name
+    np.testing.assert_allclose(got.norm(dim=-1).numpy(), 1.0, rtol=1e-4)  # the pooling tail stays in float
+    assert made.extractor.runtime.checks[(224, 224)][1] >= TOLERANCES["int8"].min_cosine  # type: ignore[attr-defined]
+
+
+def test_int8_features_after_whitening_stay_close(first_use, calibration, frames):
+    made = first_use("onnxruntime")
+    got = FeatureExtractor(_config("onnxruntime", whitening="auto"), model_dir=made.model_dir)(frames)
+    expected = FeatureExtractor(_config("torch", "fp32", whitening="auto"))(frames)
+    cosine = torch.nn.functional.cosine_similarity(got, expected, dim=-1)
+    assert got.shape[-1] == 256 and float(cosine.mean()) > 0.9
+
+
+@pytest.mark.parametrize("runtime", INT8)
+def test_calibration_and_quantised_model_are_made_once_and_reused(runtime, first_use, calibration, frames):
+    made = first_use(runtime)
+    assert made.calibration.builds == 1 and _store(made.extractor).quantisations == 1
+    root = made.model_dir
+    array, manifest = calibration.paths(root)
     record = json.loads(manifest.read_text())
     assert record["files"][array.name]["sha256"] == sha256_file(array)
     assert record["clips"] == {c.name: c.sha256 for c in calibration.clips}
-    files, quantised_manifest = _store(first).files(next(tmp_path.glob("*-f1.onnx")))
+    files, quantised_manifest = _store(made.extractor).files(next(root.glob("*-f1.onnx")))
+    assert all(f.is_file() for f in files) and len(files) == (2 if runtime == "openvino" else 1)  # xml + bin
     stamps = {p: p.stat().st_mtime_ns for p in [array, *files]}
-
-    again = CalibrationSet(calibration.clips, label="test")  # a new process: nothing held in memory
-    monkeypatch.setattr(calibration_module, "default_calibration", lambda corpus_dir=None: again)
-    second = FeatureExtractor(_config(runtime), model_dir=tmp_path)
-    torch.testing.assert_close(second(frames[:3]), expected, rtol=0, atol=0)
-    assert again.builds == 0 and _store(second).quantisations == 0 and second.runtime.store.exports == 0  # type: ignore[attr-defined]
+    second = FeatureExtractor(_config(runtime), model_dir=root)  # `calibration`: a new set, nothing held in memory
+    torch.testing.assert_close(second(frames), made.features, rtol=0, atol=0)
+    assert calibration.builds == 0 and _store(second).quantisations == 0 and second.runtime.store.exports == 0  # type: ignore[attr-defined]
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert json.loads(quantised_manifest.read_text())["calibration"] == calibration.digest
-    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp") or p.startswith(".int8-")]
-
-
-@pytest.fixture(scope="module")
-def quantised_dir(tmp_path_factory, calibration_clips, frames):
-    """A model directory holding the lite0 export, calibration set and ORT int8 model, and their features."""
-    if not installed("onnxruntime"):
-        pytest.skip("the onnxruntime runtime is not installed")
-    root = tmp_path_factory.mktemp("int8-damage")
-    made = CalibrationSet(calibration_clips, label="test")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(calibration_module, "default_calibration", lambda corpus_dir=None: made)
-        expected = FeatureExtractor(_config("onnxruntime"), model_dir=root)(frames[:2])
-    return root, expected
+    assert not [p for p in os.listdir(root) if p.endswith(".tmp") or p.startswith(".int8-")]
 
 
 def _flip(path: Path) -> None:
@@ -151,15 +159,18 @@ def _flip(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("damage", ["calibration flipped", "calibration manifest deleted", "model flipped",
-                                    "model garbage with a matching manifest"])
-def test_damaged_calibration_or_quantised_model_is_rebuilt(damage, quantised_dir, calibration, frames, tmp_path):
-    source, expected = quantised_dir
-    for p in source.iterdir():
+@pytest.mark.parametrize("runtime,damage", [
+    ("onnxruntime", "calibration flipped"), ("onnxruntime", "calibration manifest deleted"),
+    ("onnxruntime", "model flipped"), ("openvino", "model garbage with a matching manifest"),
+])
+def test_damaged_calibration_or_quantised_model_is_rebuilt(runtime, damage, first_use, calibration, frames, tmp_path):
+    made = first_use(runtime)
+    for p in made.model_dir.iterdir():
         shutil.copy2(p, tmp_path / p.name)
     array, calibration_manifest = calibration.paths(tmp_path)
-    (model,) = [p for p in tmp_path.glob("*-int8-*.onnx")]
-    model_manifest = model.with_suffix(".json")
+    names, manifest_name = _store(made.extractor).files(next(made.model_dir.glob("*-f1.onnx")))
+    files, model_manifest = [tmp_path / f.name for f in names], tmp_path / manifest_name.name
+    model = files[0]  # .onnx, or OpenVINO's .xml
     if damage == "calibration flipped":
         _flip(array)
     elif damage == "calibration manifest deleted":
@@ -167,17 +178,17 @@ def test_damaged_calibration_or_quantised_model_is_rebuilt(damage, quantised_dir
     elif damage == "model flipped":
         _flip(model)
     else:  # the checksum passes; loading fails
-        model.write_bytes(b"not an onnx model" * 100)
+        model.write_bytes(b"not a model" * 100)
         record = json.loads(model_manifest.read_text())
         record["files"][model.name]["sha256"] = sha256_file(model)
         model_manifest.write_text(json.dumps(record))
-    again = FeatureExtractor(_config("onnxruntime"), model_dir=tmp_path)
-    torch.testing.assert_close(again(frames[:2]), expected, rtol=0, atol=1e-6)
+    again = FeatureExtractor(_config(runtime), model_dir=tmp_path)
+    torch.testing.assert_close(again(frames), made.features, rtol=0, atol=1e-6)
     rebuilt_calibration = damage.startswith("calibration")
     assert calibration.builds == (1 if rebuilt_calibration else 0)
     assert _store(again).quantisations == (0 if rebuilt_calibration else 1)
     assert json.loads(calibration_manifest.read_text())["files"][array.name]["sha256"] == sha256_file(array)
-    assert json.loads(model_manifest.read_text())["files"][model.name]["sha256"] == sha256_file(model)
+    assert all(json.loads(model_manifest.read_text())["files"][f.name]["sha256"] == sha256_file(f) for f in files)
 
 
 def test_calibration_frames_are_thinned_and_resized(calibration, tmp_path):
@@ -213,17 +224,18 @@ def test_default_calibration_reads_the_dev_clips_of_the_corpus(tmp_path):
     assert not set(split_clips("dev")) & set(split_clips("test"))
 
 
-def test_feature_keys_record_int8_and_its_calibration(calibration, calibration_clips, model_dir, monkeypatch):
+def test_feature_keys_record_int8_and_its_calibration(calibration, calibration_clips, tmp_path, monkeypatch):
     _need("onnxruntime")
-    fp32 = FeatureExtractor(_config("onnxruntime", "fp32"), model_dir=model_dir).feature_key(DecodeConfig())
-    int8 = FeatureExtractor(_config("onnxruntime"), model_dir=model_dir)
+    fp32 = FeatureExtractor(_config("onnxruntime", "fp32"), model_dir=tmp_path).feature_key(DecodeConfig())
+    int8 = FeatureExtractor(_config("onnxruntime"), model_dir=tmp_path)
     assert int8.feature_key(DecodeConfig()) != fp32
     assert int8.runtime.provenance == (  # type: ignore[attr-defined]
         f"int8:onnxruntime-{_version('onnxruntime')}-r1:calibration-{calibration.digest[:16]}",)
     other = CalibrationSet(calibration_clips[:2], label="test")
     monkeypatch.setattr(calibration_module, "default_calibration", lambda corpus_dir=None: other)
-    assert FeatureExtractor(_config("onnxruntime"), model_dir=model_dir).feature_key(DecodeConfig()) != int8.feature_key(
+    assert FeatureExtractor(_config("onnxruntime"), model_dir=tmp_path).feature_key(DecodeConfig()) != int8.feature_key(
         DecodeConfig())
+    assert not list(tmp_path.iterdir())  # keys need neither the calibration frames nor a model
 
 
 def _version(name: str) -> str:
@@ -232,9 +244,9 @@ def _version(name: str) -> str:
     return importlib.metadata.version(name)
 
 
-def test_an_fp32_index_refuses_int8_features(calibration, tmp_path, clip_dir, monkeypatch):
-    _need("onnxruntime")
-    monkeypatch.setattr(export_module, "default_model_dir", lambda: tmp_path / "models")
+def test_an_fp32_index_refuses_int8_features(first_use, calibration, tmp_path, clip_dir, monkeypatch):
+    made = first_use("onnxruntime")
+    monkeypatch.setattr(export_module, "default_model_dir", lambda: made.model_dir)
     clip = clips.natural(clip_dir / "int8_index.mp4", seconds=4.0, seed=25)
     by_fp32 = ViSiL(VidsimConfig(features=FeatureConfig(runtime="onnxruntime")))
     by_int8 = ViSiL(VidsimConfig(features=FeatureConfig(runtime="onnxruntime", precision="int8")))
@@ -246,7 +258,7 @@ def test_an_fp32_index_refuses_int8_features(calibration, tmp_path, clip_dir, mo
             index.search(query)
     with pytest.raises(ConfigMismatchError, match="precision: index has 'fp32', asked for 'int8'"):
         Index.open(directory, model=by_int8)
-    assert list((tmp_path / "models").glob("*-int8-*.onnx"))  # the int8 model went where the models go
+    assert by_int8.extractor.runtime.quantised.quantisations == 0  # type: ignore[attr-defined]  # the models' directory
 
 
 def test_unsupported_int8_pairs_are_config_errors(monkeypatch):

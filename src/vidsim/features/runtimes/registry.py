@@ -61,16 +61,17 @@ RUNTIMES: dict[str, RuntimeSpec] = {
 
 # Order of preference on the CPU, fastest first (frames/s of network + pooling, 2 threads).
 # EfficientNet-Lite's depthwise convolutions run best in ONNX Runtime at fp32; ResNet-50's dense
-# ones in OpenVINO, where ONNX Runtime is slower than torch. For bf16, OpenVINO is ahead for both;
-# for int8 too.
+# ones in OpenVINO, where ONNX Runtime is slower than torch. For bf16, OpenVINO is ahead for both.
+# int8 prefers ONNX Runtime: a core dependency (OpenVINO's int8 needs the int8 extra, so preferring
+# it would make installs with and without the extra resolve "auto" differently), and its int8
+# region vectors are the closer to fp32's (docs/architecture.md).
+INT8_PREFERENCE = ("onnxruntime", "openvino")
 PREFERENCE: dict[str, dict[str, tuple[str, ...]]] = {
-    "efficientnet": {"fp32": ("onnxruntime", "openvino", "torch"), "bf16": ("openvino", "torch"),
-                     "int8": ("openvino", "onnxruntime")},
-    "resnet50": {"fp32": ("openvino", "torch", "onnxruntime"), "bf16": ("openvino", "torch"),
-                 "int8": ("openvino", "onnxruntime")},
+    "efficientnet": {"fp32": ("onnxruntime", "openvino", "torch"), "bf16": ("openvino", "torch"), "int8": INT8_PREFERENCE},
+    "resnet50": {"fp32": ("openvino", "torch", "onnxruntime"), "bf16": ("openvino", "torch"), "int8": INT8_PREFERENCE},
 }
 DEFAULT_PREFERENCE: dict[str, tuple[str, ...]] = {"fp32": ("openvino", "onnxruntime", "torch"),
-                                                  "bf16": ("openvino", "torch"), "int8": ("openvino", "onnxruntime")}
+                                                  "bf16": ("openvino", "torch"), "int8": INT8_PREFERENCE}
 # On a CUDA device: torch, unless the installed ONNX Runtime has its CUDA execution provider (not
 # measured here: no GPU was available; see docs/architecture.md).
 CUDA_PREFERENCE: dict[str, tuple[str, ...]] = {"fp32": ("onnxruntime", "torch"), "bf16": ("torch",)}
