@@ -62,10 +62,10 @@ RUNTIMES: dict[str, RuntimeSpec] = {
 # Order of preference on the CPU, fastest first (frames/s of network + pooling, 2 threads).
 # EfficientNet-Lite's depthwise convolutions run best in ONNX Runtime at fp32; ResNet-50's dense
 # ones in OpenVINO, where ONNX Runtime is slower than torch. For bf16, OpenVINO is ahead for both.
-# int8 prefers ONNX Runtime: a core dependency (OpenVINO's int8 needs the int8 extra, so preferring
-# it would make installs with and without the extra resolve "auto" differently), and its int8
-# region vectors are the closer to fp32's (docs/architecture.md).
-INT8_PREFERENCE = ("onnxruntime", "openvino")
+# int8 prefers OpenVINO (NNCF): on the benchmark's test split it keeps fp32's mAP, where ONNX
+# Runtime's int8 loses 0.0094 (benchmarks/results/runtime_accuracy.md); without the int8 extra,
+# "auto" falls back to ONNX Runtime, and the runtime that ran is recorded as always.
+INT8_PREFERENCE = ("openvino", "onnxruntime")
 PREFERENCE: dict[str, dict[str, tuple[str, ...]]] = {
     "efficientnet": {"fp32": ("onnxruntime", "openvino", "torch"), "bf16": ("openvino", "torch"), "int8": INT8_PREFERENCE},
     "resnet50": {"fp32": ("openvino", "torch", "onnxruntime"), "bf16": ("openvino", "torch"), "int8": INT8_PREFERENCE},
