@@ -19,7 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from vidsim.bench import HELD_OUT, NEGATIVE_TAKES, SOURCES_DEV, fetch_corpus  # noqa: E402
+from vidsim.bench import fetch_corpus, split_clips  # noqa: E402
 from vidsim.config import DecodeConfig, FeatureConfig  # noqa: E402
 from vidsim.features import FeatureExtractor, PCAWhitening  # noqa: E402
 
@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--dims", type=int, default=256)
     parser.add_argument("--fps", type=float, default=4.0)
     args = parser.parse_args()
-    sources = [*SOURCES_DEV, *[t for t, s in NEGATIVE_TAKES.items() if s in SOURCES_DEV], *HELD_OUT["dev"]]
+    sources = list(split_clips("dev"))
     clips = fetch_corpus(only=sources)
     extractor = FeatureExtractor(FeatureConfig(backbone=args.backbone, whitening="none"))
     decode = DecodeConfig(fps=args.fps)

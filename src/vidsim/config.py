@@ -28,7 +28,8 @@ __all__ = [
 
 Device = Literal["cpu", "cuda"]
 DecodeStrategy = Literal["auto", "decode", "seek"]  # how frames are reached (decode/strategy.py)
-Precision = Literal["fp32", "bf16"]
+# Network precision; int8 is post-training quantisation (features/runtimes/quantise.py), not run by torch.
+Precision = Literal["fp32", "bf16", "int8"]
 # Which inference runtime runs the backbone (vidsim.features.runtimes); "auto" is resolved when a
 # model is built, and the resolved name is what configurations and feature keys record.
 RuntimeName = Literal["auto", "torch", "onnxruntime", "openvino"]

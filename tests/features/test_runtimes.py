@@ -18,7 +18,7 @@ import clips
 import vidsim
 from vidsim.config import DecodeConfig, FeatureConfig, VidsimConfig
 from vidsim.decode import iter_frames
-from vidsim.errors import ConfigMismatchError, ModelError
+from vidsim.errors import ConfigError, ConfigMismatchError, ModelError
 from vidsim.features import FeatureExtractor
 from vidsim.features.runtimes import TOLERANCES, installed, preference, resolve_runtime
 from vidsim.features.runtimes import registry as runtime_registry
@@ -174,8 +174,8 @@ def test_a_runtime_unlike_torch_is_refused(frames, model_dir, monkeypatch):
 
     real = onnxrt.OnnxRuntime.load
 
-    def shifted(self, path):
-        run = real(self, path)
+    def shifted(self, path, device="cpu"):
+        run = real(self, path, device)
         return lambda x: np.roll(run(x), 1, axis=-1)
 
     monkeypatch.setattr(onnxrt.OnnxRuntime, "load", shifted)
@@ -215,9 +215,9 @@ def test_auto_is_resolved_deterministically_and_recorded(monkeypatch, model_dir)
 
 
 def test_unusable_choices_are_clear_errors(monkeypatch):
-    with pytest.raises(ModelError, match="onnxruntime runtime runs fp32, not bf16"):
+    with pytest.raises(ConfigError, match=r"onnxruntime runtime runs fp32, int8, not bf16 \(bf16: --runtime torch or openvino\)"):
         resolve_runtime("onnxruntime", LITE0, "bf16")
-    with pytest.raises(ModelError, match="runs on the CPU; use --runtime torch"):
+    with pytest.raises(ConfigError, match="runs fp32 on the CPU only; use --runtime torch with --device cuda"):
         resolve_runtime("openvino", LITE0, "fp32", device="cuda")
     monkeypatch.setattr(runtime_registry, "installed", lambda name: name == "torch")
     with pytest.raises(ModelError, match="openvino runtime is not installed: pip install"):
@@ -257,4 +257,4 @@ def test_cli_runtime_option_is_recorded_and_bad_choices_are_one_line(tmp_path, c
                           "--runtime", "onnxruntime", "--precision", "bf16", "--no-cache", "-q"],
                          capture_output=True, text=True, env=env)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
-    assert bad.stderr.strip() == "error: the onnxruntime runtime runs fp32, not bf16"
+    assert bad.stderr.strip() == "error: the onnxruntime runtime runs fp32, int8, not bf16 (bf16: --runtime torch or openvino)"

@@ -44,6 +44,7 @@ from .sources import (
     SOURCES_TEST,
     SPLITS,
     needed_clips,
+    split_clips,
 )
 from .transforms import TRANSFORMS, apply_chain, cut_segment, splice, write_clip
 
@@ -53,7 +54,7 @@ __all__ = [
     "CLIPS", "CORPUS", "CorpusClip", "CorpusError", "ChecksumMismatchError", "corpus_status",
     "default_corpus_dir", "fetch_corpus",
     "SPLITS", "SOURCES_DEV", "SOURCES_TEST", "HELD_OUT", "NEGATIVE_TAKES", "SMALL_SOURCES_DEV",
-    "SMALL_SOURCES_TEST", "SMALL_HELD_OUT", "needed_clips",
+    "SMALL_SOURCES_TEST", "SMALL_HELD_OUT", "needed_clips", "split_clips",
     "STRENGTHS", "FAMILIES", "TIME_FAMILIES", "CHAINABLE", "SPLICE_FAMILIES", "random_chain", "output_suffix",
     "Encoder", "DEFAULT_ENCODER", "REFERENCE_ENCODER",
     "TransformPlan", "TransformRecord", "plan_chain", "plan_cut", "plan_splice",

@@ -16,6 +16,7 @@ from vidsim.errors import ConfigError
 __all__ = [
     "SPLITS", "SOURCES_DEV", "SOURCES_TEST", "HELD_OUT", "NEGATIVE_TAKES", "SMALL_SOURCES_DEV",
     "SMALL_SOURCES_TEST", "SMALL_HELD_OUT", "Assignment", "split_sources", "assign_sources", "needed_clips",
+    "split_clips",
 ]
 
 SPLITS: tuple[str, ...] = ("dev", "test")
@@ -55,6 +56,15 @@ def needed_clips(small: bool = False, sources_dev: Sequence[str] | None = None,
     names = list(dev) + list(test) + [n for s in SPLITS for n in held.get(s, ())]
     names += [t for t, of in negative_takes.items() if of in names]
     return list(dict.fromkeys(names))
+
+
+def split_clips(split: str) -> tuple[str, ...]:
+    """Every corpus clip of one split of the default build: its reference sources, their other takes,
+    its held-out clips (what the packaged whitening was fitted on and int8 is calibrated on, for dev)."""
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
+    sources = SOURCES_DEV if split == "dev" else SOURCES_TEST
+    return (*sources, *[t for t, s in NEGATIVE_TAKES.items() if s in sources], *HELD_OUT[split])
 
 
 def assign_sources(sources_dev: Sequence[str], sources_test: Sequence[str], held_out: Mapping[str, Sequence[str]],

@@ -54,18 +54,25 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--head-weights", help="learned ViSiL head state_dict: switches to the 'visil' mode")
     group.add_argument("--symmetric", action="store_true", default=None,
                        help="symmetric Chamfer (frame and video level)")
-    group.add_argument("--precision", choices=get_args(Precision),
-                       help=f"network precision (default: {FeatureConfig.precision})")
-    group.add_argument("--runtime", choices=get_args(RuntimeName),
-                       help="inference runtime of the backbone: auto (the fastest installed one whose features "
-                            "equal torch fp32's within tolerance), torch, onnxruntime or openvino "
-                            f"(default: {FeatureConfig.runtime})")
+    runtime_options(group)
     group.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     group.add_argument("--fps", type=float, help=f"sampled frames per second (default: {DecodeConfig.fps})")
     group.add_argument("--batch-size", type=int, help="frames per forward pass")
     group.add_argument("--cache-dir", help="feature cache directory (default: the user cache dir)")
     group.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
     group.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def runtime_options(group) -> None:
+    """--precision and --runtime: every command that extracts features has them, with one meaning."""
+    group.add_argument("--precision", choices=get_args(Precision),
+                       help="network precision: fp32, bf16 (torch, openvino) or int8 (onnxruntime, openvino: "
+                            "post-training quantisation calibrated on the benchmark's dev clips, made at first "
+                            f"use) (default: {FeatureConfig.precision})")
+    group.add_argument("--runtime", choices=get_args(RuntimeName),
+                       help="inference runtime of the backbone: auto (the fastest installed one whose features "
+                            "equal torch fp32's within tolerance), torch, onnxruntime or openvino "
+                            f"(default: {FeatureConfig.runtime})")
 
 
 def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -249,6 +256,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         options["dims"] = args.dims
     if args.alignment:
         options["alignment"] = args.alignment
+    for name in ("precision", "runtime"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
     methods = args.method or ["vidsim"]
     if args.head_weights:  # the learned-head methods get this head; the others are left as they are
         from vidsim.evaluate.methods import build_method
@@ -366,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="copied-segment localisation for the vidsim methods (default: tn)")
     p.add_argument("--weights", help="backbone weights for vidsim:resnet50")
     p.add_argument("--head-weights", help="learned head file for the vidsim-visil method (default: the packaged one)")
+    runtime_options(p)
     p.add_argument("--device", default="cpu")
     p.add_argument("--cache-dir")
     p.add_argument("--no-cache", action="store_true")

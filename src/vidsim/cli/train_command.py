@@ -5,7 +5,6 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
-from typing import get_args
 
 EXIT_OK = 0
 # recipe fields that have their own option (the rest: --set NAME=VALUE)
@@ -15,7 +14,7 @@ _RECIPE_OPTIONS = ("seed", "epochs", "triplets_per_epoch", "batch_size", "lr", "
 
 def register(sub) -> None:
     """Add the `train` command to the `vidsim` subcommands."""
-    from vidsim.config import DecodeConfig, FeatureConfig, Precision
+    from vidsim.config import DecodeConfig, FeatureConfig
 
     p = sub.add_parser(
         "train", help="train the ViSiL head (attention + video comparator) on videos or labelled pairs",
@@ -51,7 +50,9 @@ def register(sub) -> None:
     group.add_argument("--whitening", default="auto",
                        help="auto (packaged), none, fit (fit on the training videos, saved as whitening.npz), or a file")
     group.add_argument("--dims", type=int, help="whitened dimensions kept (fit: default 256)")
-    group.add_argument("--precision", choices=get_args(Precision), default=FeatureConfig.precision)
+    from vidsim.cli.main import runtime_options
+
+    runtime_options(group)
     group.add_argument("--fps", type=float, default=DecodeConfig.fps, help="sampled frames per second (default: %(default)s)")
     group.add_argument("--cache-dir", help="feature cache directory (default: the user cache dir)")
     group.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -93,7 +94,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         out=args.out, recipe=_recipe(args), videos=list(args.videos), csv=args.csv, corpus=args.corpus,
         decode=DecodeConfig(fps=args.fps),
         features=FeatureConfig(backbone=args.backbone, weights=args.weights, whitening=args.whitening,
-                               dims=args.dims, precision=args.precision),
+                               dims=args.dims, precision=args.precision or FeatureConfig.precision,
+                               runtime=args.runtime or FeatureConfig.runtime),
         cache_dir=Path(args.cache_dir) if args.cache_dir else None, version=args.version, workers=args.workers,
         threads=args.threads, keep_clips=args.keep_clips, restart=args.restart,
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from vidsim.config import Device, FeatureConfig, Precision, SimilarityConfig, VidsimConfig
+from vidsim.config import Device, FeatureConfig, Precision, RuntimeName, SimilarityConfig, VidsimConfig
 from vidsim.evaluate.methods import Method, register_method
 from vidsim.similarity.align import DEFAULT_METHOD as DEFAULT_ALIGNMENT
 from vidsim.similarity.align import make_aligner
@@ -31,8 +31,8 @@ class _FeatureMethod(Method):
 
     def __init__(self, name: str, backbone: str | None = None, weights: str | None = None,
                  whitening: str | None = "auto", dims: int | None = None, head_weights: str | None = None,
-                 symmetric: bool = False, precision: Precision = "fp32", device: Device = "cpu",
-                 cache: FeatureCache | None = None, config: VidsimConfig | None = None):
+                 symmetric: bool = False, precision: Precision = "fp32", runtime: RuntimeName = "auto",
+                 device: Device = "cpu", cache: FeatureCache | None = None, config: VidsimConfig | None = None):
         from vidsim.model import ViSiL
 
         self.name = name
@@ -41,7 +41,7 @@ class _FeatureMethod(Method):
                 backbone = name.split(":", 1)[1]
             config = VidsimConfig(
                 features=FeatureConfig(backbone=backbone or FeatureConfig.backbone, weights=weights,
-                                       whitening=whitening, dims=dims, precision=precision),
+                                       whitening=whitening, dims=dims, precision=precision, runtime=runtime),
                 similarity=SimilarityConfig(head="visil" if head_weights else "chamfer",
                                             head_weights=head_weights, symmetric=symmetric),
             )

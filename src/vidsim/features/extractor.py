@@ -76,7 +76,7 @@ class FeatureExtractor(nn.Module):
     def feature_key(self, decode: DecodeConfig) -> str:
         """Key of the features this extractor makes from frames decoded with `decode`."""
         config = VidsimConfig(decode=decode, features=self.config)
-        return config.feature_key(self.weights_version, self.whitening_version)
+        return config.feature_key(self.weights_version, self.whitening_version, *self.runtime.provenance)
 
     def region_vectors(self, frames: torch.Tensor) -> torch.Tensor:
         """Unwhitened L3-iMAC region vectors [B, 9, sum(C)] (fp32 whatever the precision or runtime)."""

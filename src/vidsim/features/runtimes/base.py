@@ -26,8 +26,11 @@ class Tolerance:
 
 
 # Per precision: fp32 paths compute the same function in another order of operations; bf16 rounds
-# every activation to 8 bits of mantissa, so only the direction of each region vector is asked for.
-TOLERANCES = {"fp32": Tolerance(max_abs=1e-4, min_cosine=0.9999), "bf16": Tolerance(max_abs=1.0, min_cosine=0.99)}
+# every activation to 8 bits of mantissa, so only the direction of each region vector is asked for;
+# int8 rounds weights and activations to 256 levels (post-training quantisation): a looser cosine,
+# still far above what a broken quantisation (wrong scales, a missing layer) gives.
+TOLERANCES = {"fp32": Tolerance(max_abs=1e-4, min_cosine=0.9999), "bf16": Tolerance(max_abs=1.0, min_cosine=0.99),
+              "int8": Tolerance(max_abs=1.0, min_cosine=0.95)}
 
 
 class Runtime(ABC):
@@ -51,3 +54,9 @@ class Runtime(ABC):
     @property
     def tolerance(self) -> Tolerance:
         return TOLERANCES[self.precision]
+
+    @property
+    def provenance(self) -> tuple[str, ...]:
+        """What, beyond the configuration, makes this runtime's values (int8: the calibration set and
+        the quantiser's version); added to the feature key."""
+        return ()

@@ -101,7 +101,7 @@ class ModelStore:
         """Export `backbone` for `key` (replacing whatever file was there) and write its manifest."""
         model, manifest = self.paths(key)
         graph = RegionGraph(backbone).eval()
-        example = torch.zeros(2, key.height, key.width, 3, dtype=torch.uint8)
+        example = torch.zeros(2, key.height, key.width, 3, dtype=torch.uint8, device=next(backbone.parameters()).device)
         try:
             with atomic_path(model) as tmp, torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # tracer and deprecation notices of the exporter

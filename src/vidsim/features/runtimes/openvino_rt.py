@@ -1,4 +1,5 @@
-"""OpenVINO (package openvino), CPU plugin; bf16 through its INFERENCE_PRECISION_HINT."""
+"""OpenVINO (package openvino), CPU plugin; bf16 through its INFERENCE_PRECISION_HINT, int8 through
+a model quantised by NNCF (its other operations in f32)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,14 +7,18 @@ from pathlib import Path
 import numpy as np
 
 from vidsim.features.runtimes.exported import ExportedRuntime, RunFn
+from vidsim.features.runtimes.quantise import NNCF_OPENVINO, Quantiser
 
-HINTS = {"fp32": "f32", "bf16": "bf16"}
+HINTS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
 
 
 class OpenVinoRuntime(ExportedRuntime):
     name = "openvino"
 
-    def load(self, path: Path) -> RunFn:
+    def quantiser(self) -> Quantiser:
+        return NNCF_OPENVINO
+
+    def load(self, path: Path, device: str = "cpu") -> RunFn:
         import openvino as ov
 
         core = ov.Core()
