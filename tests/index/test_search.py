@@ -122,16 +122,16 @@ def test_a_copy_in_the_middle_of_a_long_reference_is_found_at_the_right_times_th
                          copy.weights_version, "cut")
     config = IndexConfig(search=SearchConfig(window_margin=2.0))
     windows = []
-    original = Index.load_codes
+    original = Index.load_targets
 
-    def spy(self, video_id, frames=None, record=None):
+    def spy(self, video_id, frames, dims, record=None):
         windows.append((video_id, frames))
-        return original(self, video_id, frames, record)
+        return original(self, video_id, frames, dims, record)
 
     with Index.open(tmp_path / "idx", config, model=model, cache=feature_cache) as index:
         index.add([ref, index_clips["videos"]])
         long_id = next(r.id for r in index.list() if r.name == "long")
-        monkeypatch.setattr(Index, "load_codes", spy)
+        monkeypatch.setattr(Index, "load_targets", spy)
         best = index.search(part, top_k=2)[0]
     assert best.video_id == long_id and best.segments
     (first, stop), = [frames for video_id, frames in windows if video_id == long_id]
