@@ -7,10 +7,11 @@
    a copy gives many hits on one diagonal. Candidates are ranked by the mean of both, normalised
    by the number of query frames.
 3. The top candidates are re-ranked with the fine ViSiL similarity (the head, on the stored
-   compact regions decoded to float32), each on a window of frames around the offset its votes
-   found (`rerank_window`), all candidates' windows stacked so that one matrix product (or a few,
-   bounded in memory) gives every frame-to-frame similarity; the head's scores are then read from
-   all candidates' slices at once (`vidsim.similarity.video_scores`).
+   compact regions in the codes' own form: binary codes as their signs against the query lifted
+   into their space, never decoded; others decoded to float32), each on a window of frames around
+   the offset its votes found (`rerank_window`), all candidates' windows stacked and compared with
+   the query, laid out once, block by block (`vidsim.similarity.blocked_f2f`); the head's scores
+   are then read from all candidates' slices at once (`vidsim.similarity.video_scores`).
 4. The copied segments of the best ones are located on the same f2f slices
    (`vidsim.similarity.align.localise`), in the reference's seconds.
 
