@@ -717,9 +717,9 @@ NOTES = ["## Notes and limits\n",
          "candidate (20 x ~0.1 ms on SSD, 20 x ~10 ms on a spinning disk). Only each window's bytes are read (mmap).",
          "- Binary codes are never decoded for the re-rank: the query is lifted once into the codes' space "
          "(q -> s P q, so that q . decoded(x) = s P q . (2 b - 1)) and meets the signs 2 b - 1 of the stored bits "
-         "directly, in f2f blocks of 64 target frames that stay in the CPU cache. The signs are exact in bf16, so on "
-         "a CPU with AVX512-BF16/AMX the products run in bf16 (oneDNN) with the query split in two bf16 parts: "
-         "float32 results to rounding (a few 1e-7; a test checks ids, order, scores within 1e-5 and segments "
+         "directly, in f2f blocks of target frames whose similarities stay in the CPU cache. The signs are exact in "
+         "bf16, so on a CPU with AVX512-BF16/AMX the products run in bf16 (oneDNN) with the query split in two bf16 "
+         "parts (hi in oneDNN's bf16 float32-precision mode, lo as a plain bf16 product): float32 results to rounding (a few 1e-7; a test checks ids, order, scores within 1e-5 and segments "
          "against the decoded float32 path on real clips). Before this, decoding (a 512 x 256 product per region) "
          "cost as much as the comparison and the region-pair maxima were taken over a 9-wide inner axis of an f2f "
          "intermediate far larger than the cache.",

@@ -167,3 +167,14 @@ def test_a_format_1_index_with_unprojected_binary_codes_still_opens(tmp_path, in
     (directory / "config.json").write_text(json.dumps(stored))
     with pytest.raises(VidsimError, match=r"config\.json.*newer vidsim"):
         Index.open(directory)
+
+
+def test_attention_weights_read_in_blocks_are_the_heads(clip_features):
+    """The learned head's attention on target regions, computed a few frames at a time (as the
+    re-rank does for int8 signs, never converting a whole stack at once)."""
+    _, targets = clip_features
+    head = _heads()["visil"]
+    x = torch.from_numpy(targets["a"])
+    with torch.no_grad():
+        got = search_module._attention_weights(x, head.attention.context_vector.weight.reshape(-1), frames=3)
+        np.testing.assert_allclose(got.numpy(), head.attention.weights(x)[..., 0].numpy(), atol=1e-6)

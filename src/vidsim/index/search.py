@@ -246,11 +246,16 @@ def _lifted(lift: Lift, regions: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(lift(regions.cpu().numpy()), dtype=np.float32)).to(regions.device)
 
 
-def _attention_weights(targets: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+def _attention_weights(targets: torch.Tensor, context: torch.Tensor, frames: int = 1024) -> torch.Tensor:
     """A learned head's attention weights (x . u) / 2 + 0.5 of target regions [Q, S, D'] given in the
-    lifted space (context = lift(u)), [Q, S]; float32."""
-    dots = targets.reshape(-1, targets.shape[-1]).to(device=context.device, dtype=torch.float32) @ context
-    return (dots / 2.0 + 0.5).reshape(targets.shape[:-1])
+    lifted space (context = lift(u)), [Q, S] float32; `frames` at a time, so that int8 targets are
+    never all converted at once."""
+    out = torch.empty(targets.shape[:-1], device=context.device)
+    for start in range(0, targets.shape[0], frames):
+        block = targets[start:start + frames]
+        dots = block.reshape(-1, block.shape[-1]).to(device=context.device, dtype=torch.float32) @ context
+        out[start:start + frames] = (dots / 2.0 + 0.5).reshape(block.shape[:-1])
+    return out
 
 
 def rerank_candidates(head: ViSiLHead, query_regions: np.ndarray, query_times: np.ndarray, found: Sequence[Candidate],
