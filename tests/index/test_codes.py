@@ -4,8 +4,16 @@ import numpy as np
 import pytest
 from safetensors import safe_open
 
-from vidsim.errors import VidsimError
-from vidsim.index.codes import frame_vectors, make_codec, orthogonal_projection, read_codes, truncate, write_codes
+from vidsim.errors import CodesDamagedError, VidsimError
+from vidsim.index.codes import (
+    frame_vectors,
+    make_codec,
+    orthogonal_projection,
+    read_codes,
+    read_targets,
+    truncate,
+    write_codes,
+)
 
 
 def _regions(frames=6, dims=64, seed=0):
@@ -126,3 +134,32 @@ def test_frame_vectors_are_unit_means():
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
     mean = regions.mean(axis=1)
     np.testing.assert_allclose(vectors, mean / np.linalg.norm(mean, axis=1, keepdims=True), rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind, bits, dims", [("binary", 512, 64), ("binary", 256, 64), ("binary", None, 60),
+                                              ("int8", None, 64), ("float16", None, 64)])
+def test_a_lifted_query_meets_the_stored_targets_as_it_would_the_decoded_regions(tmp_path, kind, bits, dims):
+    """lift(q) . targets(x) = q . decode(x): the re-rank compares binary codes as their signs
+    (int8, never decoded; 60 unprojected dims are not a whole number of bytes) and other codes
+    as decoded float32."""
+    regions, query = _regions(frames=12, dims=dims, seed=5), _regions(frames=3, dims=dims, seed=6)
+    codec = make_codec(kind, bits=bits) if kind == "binary" else make_codec(kind)
+    write_codes(tmp_path / "v.safetensors", codec, regions, np.arange(12.0), {})
+    targets, times = read_targets(tmp_path / "v.safetensors", codec, (2, 9), dims)
+    decoded, _ = read_codes(tmp_path / "v.safetensors", codec, (2, 9))
+    np.testing.assert_array_equal(times, np.arange(2.0, 9.0))
+    if kind == "binary":
+        assert targets.dtype == np.int8 and targets.shape == (7, 9, bits or dims)
+        assert set(np.unique(targets)) == {-1, 1}
+    else:
+        assert targets.dtype == np.float32
+    lifted = codec.lift(query).astype(np.float64)
+    expected = np.einsum("prd,qsd->prqs", query.astype(np.float64), decoded.astype(np.float64))
+    np.testing.assert_allclose(np.einsum("prd,qsd->prqs", lifted, targets.astype(np.float64)), expected, atol=2e-6)
+
+
+def test_targets_of_another_dimension_are_refused_as_damage(tmp_path):
+    path = tmp_path / "v.safetensors"
+    write_codes(path, make_codec("binary"), _regions(dims=64), np.arange(6.0), {})
+    with pytest.raises(CodesDamagedError, match=f"{path}: codes of 64-d regions, the query has 128"):
+        read_targets(path, make_codec("binary"), (0, 3), 128)

@@ -122,16 +122,16 @@ def test_a_copy_in_the_middle_of_a_long_reference_is_found_at_the_right_times_th
                          copy.weights_version, "cut")
     config = IndexConfig(search=SearchConfig(window_margin=2.0))
     windows = []
-    original = Index.load_codes
+    original = Index.load_targets
 
-    def spy(self, video_id, frames=None, record=None):
+    def spy(self, video_id, frames, dims, record=None):
         windows.append((video_id, frames))
-        return original(self, video_id, frames, record)
+        return original(self, video_id, frames, dims, record)
 
     with Index.open(tmp_path / "idx", config, model=model, cache=feature_cache) as index:
         index.add([ref, index_clips["videos"]])
         long_id = next(r.id for r in index.list() if r.name == "long")
-        monkeypatch.setattr(Index, "load_codes", spy)
+        monkeypatch.setattr(Index, "load_targets", spy)
         best = index.search(part, top_k=2)[0]
     assert best.video_id == long_id and best.segments
     (first, stop), = [frames for video_id, frames in windows if video_id == long_id]
@@ -167,3 +167,14 @@ def test_a_format_1_index_with_unprojected_binary_codes_still_opens(tmp_path, in
     (directory / "config.json").write_text(json.dumps(stored))
     with pytest.raises(VidsimError, match=r"config\.json.*newer vidsim"):
         Index.open(directory)
+
+
+def test_attention_weights_read_in_blocks_are_the_heads(clip_features):
+    """The learned head's attention on target regions, computed a few frames at a time (as the
+    re-rank does for int8 signs, never converting a whole stack at once)."""
+    _, targets = clip_features
+    head = _heads()["visil"]
+    x = torch.from_numpy(targets["a"])
+    with torch.no_grad():
+        got = search_module._attention_weights(x, head.attention.context_vector.weight.reshape(-1), frames=3)
+        np.testing.assert_allclose(got.numpy(), head.attention.weights(x)[..., 0].numpy(), atol=1e-6)

@@ -115,6 +115,18 @@ class Codec(ABC):
     @abstractmethod
     def decode(self, arrays: dict[str, np.ndarray]) -> np.ndarray: ...
 
+    def lift(self, regions: np.ndarray) -> np.ndarray:
+        """Query regions [..., d] in the space of `targets`: lift(q) . targets(x) = q . decode(x)."""
+        return np.ascontiguousarray(regions, dtype=np.float32)
+
+    def targets(self, arrays: dict[str, np.ndarray], dims: int) -> np.ndarray:
+        """Stored arrays as the re-rank compares them with `lift`ed query regions of `dims` dims:
+        the decoded regions [P, R, d] float32 here (ValueError if d is not `dims`)."""
+        regions = self.decode(arrays)
+        if regions.shape[-1] != dims:
+            raise ValueError(f"codes of {regions.shape[-1]}-d regions, the query has {dims}")
+        return regions
+
 
 class Float32Codec(Codec):
     name = "float32"
@@ -213,6 +225,30 @@ class BinaryCodec(Codec):
         flat = torch.from_numpy(bits.reshape(-1, self.bits)).to(torch.float32) @ weights
         return (flat - offset).numpy().reshape(*shape, d)
 
+    def lift(self, regions):
+        """q -> s P q (projected; decode(x) = s P^T (2 b - 1)) or q / sqrt(d) (unprojected), so that the
+        re-rank multiplies the query with the codes' signs and never decodes them."""
+        regions = np.asarray(regions, dtype=np.float32)
+        d = regions.shape[-1]
+        if self.bits is None:
+            return np.ascontiguousarray(regions / np.float32(np.sqrt(d)))
+        weights, _ = _decoding(self.bits, d, self.seed)  # 2 s P
+        flat = torch.from_numpy(np.ascontiguousarray(regions.reshape(-1, d))) @ (weights.t() / 2)
+        return flat.numpy().reshape(*regions.shape[:-1], self.bits)
+
+    def targets(self, arrays, dims):
+        """The signs 2 b - 1 of the stored bits, int8 [P, R, bits] (d bits unprojected), one table
+        look-up per byte."""
+        d = int(arrays["dims"][0])
+        if d != dims:
+            raise ValueError(f"codes of {d}-d regions, the query has {dims}")
+        codes = arrays["codes"]
+        signs = np.take(_SIGNS, codes, axis=0).reshape(*codes.shape[:-1], 8 * codes.shape[-1])
+        return signs if self.bits is not None or signs.shape[-1] == d else np.ascontiguousarray(signs[..., :d])
+
+
+_SIGNS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).astype(np.int8) * 2 - 1  # byte -> 8 signs
+
 
 CODECS = {c.name: c for c in (Float32Codec, Float16Codec, Int8Codec, Int4Codec, BinaryCodec)}
 
@@ -270,6 +306,16 @@ def read_codes(path: Path, codec: Codec, frames: tuple[int, int] | None = None) 
     The checksum is not verified here (`inspect_codes` does, reading the whole file)."""
     arrays = read_arrays(path, codec, frames)
     return codec.decode(arrays), arrays["timestamps"]
+
+
+def read_targets(path: Path, codec: Codec, frames: tuple[int, int] | None, dims: int) -> tuple[np.ndarray, np.ndarray]:
+    """`Codec.targets` [P, R, D'] and timestamps [P] of one stored video, or of a window of its frames
+    (as `read_codes`); CodesDamagedError when its regions do not have the query's `dims`."""
+    arrays = read_arrays(path, codec, frames)
+    try:
+        return codec.targets(arrays, dims), arrays["timestamps"]
+    except ValueError as exc:
+        raise CodesDamagedError(path, str(exc)) from exc
 
 
 def read_arrays(path: Path, codec: Codec, frames: tuple[int, int] | None = None) -> dict[str, np.ndarray]:

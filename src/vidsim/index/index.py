@@ -35,7 +35,7 @@ from vidsim.errors import CodesDamagedError, IndexDamageWarning, ModelError, Vid
 from vidsim.features.types import VideoFeatures
 from vidsim.fsutil import atomic_open
 from vidsim.index.catalog import VideoRecord
-from vidsim.index.codes import Codec, codec_of, frame_vectors, inspect_codes, read_codes
+from vidsim.index.codes import Codec, codec_of, frame_vectors, inspect_codes, read_codes, read_targets
 from vidsim.index.config import (
     IndexConfig,
     SearchConfig,
@@ -218,6 +218,16 @@ class Index:
         [first, stop) (None if the video is absent). The file's checksum is verified on its first
         read by this object (and again if it changes); CodesDamagedError when it is missing,
         unreadable or fails the checksum."""
+        return self._read(video_id, record, lambda path: read_codes(path, self.codec, frames))
+
+    def load_targets(self, video_id: int, frames: tuple[int, int] | None, dims: int,
+                     record: VideoRecord | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """As `load_codes`, the codes as the re-rank compares them (`Codec.targets`: the signs of
+        binary codes, not decoded) with query regions of `dims` dims."""
+        return self._read(video_id, record, lambda path: read_targets(path, self.codec, frames, dims))
+
+    def _read(self, video_id: int, record: VideoRecord | None,
+              read: Callable[[Path], tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray] | None:
         record = record or self.catalog.get(video_id)
         if record is None:
             return None
@@ -228,7 +238,7 @@ class Index:
             if self._verified.get(path) != key:
                 inspect_codes(path, self.codec)
                 self._verified[path] = key
-            return read_codes(path, self.codec, frames)
+            return read(path)
         except FileNotFoundError:
             if self.catalog.get(record.id) is None:  # removed by another process meanwhile
                 return None
@@ -278,14 +288,14 @@ class Index:
         def load(video_id: int, first: int, stop: int) -> tuple[np.ndarray, np.ndarray] | None:
             record = records[video_id]
             try:
-                return self.load_codes(video_id, (first, stop), record)
+                return self.load_targets(video_id, (first, stop), regions.shape[-1], record)
             except CodesDamagedError as exc:  # skip this video, serve the rest
                 assert record is not None
                 skipped[video_id] = f"{exc}; {unsearchable(record, self.directory)}"
                 return None
 
         ranked = rerank_candidates(self.head, regions, features.timestamps, found, frames_of, load, config, fps,
-                                   top_k, min_similarity, segments)
+                                   top_k, min_similarity, segments, lift=self.codec.lift)
         return _results([Match(r.video_id, _path_of(records[r.video_id]), r.similarity, segs,
                                decision.is_copy(r.similarity)) for r, segs in ranked], skipped, decision)
 

@@ -7,10 +7,11 @@
    a copy gives many hits on one diagonal. Candidates are ranked by the mean of both, normalised
    by the number of query frames.
 3. The top candidates are re-ranked with the fine ViSiL similarity (the head, on the stored
-   compact regions decoded to float32), each on a window of frames around the offset its votes
-   found (`rerank_window`), all candidates' windows stacked so that one matrix product (or a few,
-   bounded in memory) gives every frame-to-frame similarity; the head's scores are then read from
-   all candidates' slices at once (`vidsim.similarity.video_scores`).
+   compact regions in the codes' own form: binary codes as their signs against the query lifted
+   into their space, never decoded; others decoded to float32), each on a window of frames around
+   the offset its votes found (`rerank_window`), all candidates' windows stacked and compared with
+   the query, laid out once, block by block (`vidsim.similarity.blocked_f2f`); the head's scores
+   are then read from all candidates' slices at once (`vidsim.similarity.video_scores`).
 4. The copied segments of the best ones are located on the same f2f slices
    (`vidsim.similarity.align.localise`), in the reference's seconds.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -33,6 +35,7 @@ from vidsim.decision import CopyDecision
 from vidsim.index.catalog import VectorRanges
 from vidsim.index.config import SearchConfig
 from vidsim.index.vectors import VectorStore
+from vidsim.similarity.blocked import blocked_f2f, query_columns
 from vidsim.similarity.head import ViSiLHead
 from vidsim.similarity.scoring import video_scores
 from vidsim.similarity.segments import Segment
@@ -140,11 +143,12 @@ def find_candidates(store: VectorStore, ranges: VectorRanges, query_vectors: np.
     return vote(scores, ids, ranges, bin_frames)[: config.candidates]
 
 
-# decoded target frames stacked in one re-rank step: 8192 x 9 x 256 float32 is 75 MB, and the
-# query-region x target-region products are computed by f2f_similarity in bounded chunks
+# target frames stacked in one re-rank step: 8192 x 9 x 512 int8 signs is 38 MB (75 MB of float32
+# decoded regions at 256 dims); f2f goes through them in cache-sized blocks (`blocked_f2f`)
 STACK_FRAMES = 8192
 Loader = Callable[[int, int, int], "tuple[np.ndarray, np.ndarray] | None"]
-_Window = tuple[int, int, np.ndarray, np.ndarray]  # a loaded window: video id, first frame, regions, times
+Lift = Callable[[np.ndarray], np.ndarray]
+_Window = tuple[int, int, np.ndarray, np.ndarray]  # a loaded window: video id, first frame, targets, times
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,19 @@ class Reranked:
     first: int
     times: np.ndarray  # the window's timestamps, in the reference's seconds
     f2f: np.ndarray | None  # [query frames, window frames], kept for the best `keep` candidates
+
+
+class RerankTimes(dict[str, float]):
+    """Seconds spent per re-rank stage, summed over calls: "read" (loading the windows' codes as
+    targets), "f2f" (frame-to-frame maps), "head" (video scores), "localise" (segments)."""
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self[name] = self.get(name, 0.0) + time.perf_counter() - start
 
 
 def rerank_window(offset: float, query_frames: int, video_frames: int, config: SearchConfig, fps: float,
@@ -174,47 +191,89 @@ def rerank_window(offset: float, query_frames: int, video_frames: int, config: S
 
 @torch.no_grad()
 def rerank(head: ViSiLHead, query_regions: np.ndarray, requests: Sequence[tuple[int, int, int]], load: Loader,
-           keep: int = 10, threads: int | None = None) -> list[Reranked]:
+           keep: int = 10, threads: int | None = None, lift: Lift | None = None,
+           times: RerankTimes | None = None) -> list[Reranked]:
     """Step 3: the head's similarity of each requested window (video id, first, stop), best first.
 
-    `load(video_id, first, stop)` returns the decoded regions [n, R, d] and timestamps of those
-    frames, or None if the video is gone. Windows are stacked up to `STACK_FRAMES` frames and
-    compared with the query in one f2f computation; the f2f slices of the best `keep` are kept
-    for localisation. With a learned head the kept maps are those of the features before attention:
+    `load(video_id, first, stop)` returns those frames' targets [n, R, D'] and timestamps, or None
+    if the video is gone: decoded regions (float32), or what `lift` names: targets such that
+    lift(q) . target = q . region (a codec's `lift` and `targets`: the signs of binary codes, int8,
+    never decoded). Windows are stacked up to `STACK_FRAMES` frames and compared with the query,
+    laid out once, in one blocked f2f computation; the f2f slices of the best `keep` are kept for
+    localisation. With a learned head the kept maps are those of the features before attention:
     the aligners' thresholds are set on Chamfer f2f values, which attention scales down (the same
-    choice as `vidsim evaluate`); that second map is computed for the kept windows only."""
+    choice as `vidsim evaluate`); that second map is computed for the kept windows only. `times`
+    collects seconds per stage."""
+    times = RerankTimes() if times is None else times
+    lift = lift or _same
     with _torch_threads(threads):
         device = _device_of(head)
         plain_query = torch.from_numpy(np.ascontiguousarray(query_regions, dtype=np.float32)).to(device)
-        query = head.prepare(plain_query)
+        plain = query_columns(_lifted(lift, plain_query))
+        query, context = plain, None
+        if head.learned:  # attention: on the query here, on the targets as weights of their similarities
+            query = query_columns(_lifted(lift, head.prepare(plain_query)))
+            context = _lifted(lift, head.attention.context_vector.weight.detach()).reshape(-1)
         scored: list[Reranked] = []
-        for batch in _batches(requests, load):
-            stacked = torch.from_numpy(np.concatenate([regions for _, _, regions, _ in batch])).to(device)
-            f2f = head.f2f(query, head.prepare(stacked))
-            widths = [len(regions) for _, _, regions, _ in batch]
-            parts = torch.split(f2f, widths, dim=1)
-            windows = torch.split(stacked, widths)
-            similarities = video_scores(head, parts).scores.tolist()
-            fresh: dict[int, torch.Tensor] = {}  # windows before attention, for the kept maps
-            for (video_id, first, _, times), part, window, similarity in zip(batch, parts, windows, similarities):
-                fresh[video_id] = window
-                scored.append(Reranked(video_id, similarity, first, times, part.cpu().numpy()))
-            scored.sort(key=lambda r: -r.similarity)
-            for i, r in enumerate(scored):
-                if i >= keep and r.f2f is not None:  # only the best keep their f2f map
-                    scored[i] = dataclasses.replace(r, f2f=None)
-                elif i < keep and head.learned and r.video_id in fresh:
-                    scored[i] = dataclasses.replace(r, f2f=head.f2f(plain_query, fresh[r.video_id]).cpu().numpy())
+        for batch in _batches(requests, load, times):
+            with times.stage("f2f"):
+                stacked = torch.from_numpy(np.concatenate([targets for _, _, targets, _ in batch]))
+                weights = None if context is None else _attention_weights(stacked, context)
+                f2f = blocked_f2f(query, stacked, head.symmetric, weights)
+                widths = [len(targets) for _, _, targets, _ in batch]
+                parts = torch.split(f2f, widths, dim=1)
+                windows = torch.split(stacked, widths)
+            with times.stage("head"):
+                similarities = video_scores(head, parts).scores.tolist()
+            with times.stage("f2f"):
+                fresh: dict[int, torch.Tensor] = {}  # windows of this batch, for the kept maps of a learned head
+                for (video_id, first, _, window_times), part, window, similarity in zip(batch, parts, windows,
+                                                                                       similarities):
+                    fresh[video_id] = window
+                    scored.append(Reranked(video_id, similarity, first, window_times, part.cpu().numpy()))
+                scored.sort(key=lambda r: -r.similarity)
+                for i, r in enumerate(scored):
+                    if i >= keep and r.f2f is not None:  # only the best keep their f2f map
+                        scored[i] = dataclasses.replace(r, f2f=None)
+                    elif i < keep and head.learned and r.video_id in fresh:
+                        kept = blocked_f2f(plain, fresh[r.video_id], head.symmetric)
+                        scored[i] = dataclasses.replace(r, f2f=kept.cpu().numpy())
         return scored
+
+
+def _same(regions: np.ndarray) -> np.ndarray:
+    return regions
+
+
+def _lifted(lift: Lift, regions: torch.Tensor) -> torch.Tensor:
+    """`lift` of regions given and returned as torch tensors on their device."""
+    if lift is _same:
+        return regions
+    return torch.from_numpy(np.ascontiguousarray(lift(regions.cpu().numpy()), dtype=np.float32)).to(regions.device)
+
+
+def _attention_weights(targets: torch.Tensor, context: torch.Tensor, frames: int = 1024) -> torch.Tensor:
+    """A learned head's attention weights (x . u) / 2 + 0.5 of target regions [Q, S, D'] given in the
+    lifted space (context = lift(u)), [Q, S] float32; `frames` at a time, so that int8 targets are
+    never all converted at once."""
+    out = torch.empty(targets.shape[:-1], device=context.device)
+    for start in range(0, targets.shape[0], frames):
+        block = targets[start:start + frames]
+        dots = block.reshape(-1, block.shape[-1]).to(device=context.device, dtype=torch.float32) @ context
+        out[start:start + frames] = (dots / 2.0 + 0.5).reshape(block.shape[:-1])
+    return out
 
 
 def rerank_candidates(head: ViSiLHead, query_regions: np.ndarray, query_times: np.ndarray, found: Sequence[Candidate],
                       frames_of: Callable[[int], int | None], load: Loader, config: SearchConfig, fps: float,
-                      top_k: int, min_similarity: float | None = None, segments: bool = True
+                      top_k: int, min_similarity: float | None = None, segments: bool = True,
+                      lift: Lift | None = None, times: RerankTimes | None = None
                       ) -> list[tuple[Reranked, tuple[Segment, ...]]]:
     """Steps 3 and 4 for the candidates of one query: windows from their voted offsets
     (`frames_of(video_id)`: the video's frame count, None if it is gone), the head's scores, and
-    the copied segments of the best `top_k` (those at or above `min_similarity`)."""
+    the copied segments of the best `top_k` (those at or above `min_similarity`). `load` and `lift`
+    as for `rerank`; `times` collects seconds per stage."""
+    times = RerankTimes() if times is None else times
     bin_frames = max(1, int(round(config.offset_bin * fps)))
     requests = []
     for candidate in found:
@@ -222,7 +281,7 @@ def rerank_candidates(head: ViSiLHead, query_regions: np.ndarray, query_times: n
         if frames:
             window = rerank_window(candidate.offset, len(query_regions), frames, config, fps, bin_frames)
             requests.append((candidate.video_id, *window))
-    ranked = rerank(head, query_regions, requests, load, keep=top_k, threads=config.threads)
+    ranked = rerank(head, query_regions, requests, load, keep=top_k, threads=config.threads, lift=lift, times=times)
     out = []
     for scored in ranked[:top_k]:  # sorted by the unclamped score
         similarity = clamp_similarity(scored.similarity)
@@ -230,8 +289,9 @@ def rerank_candidates(head: ViSiLHead, query_regions: np.ndarray, query_times: n
             break
         located: tuple[Segment, ...] = ()
         if segments and scored.f2f is not None:  # the best top_k keep their f2f map
-            located = tuple(dataclasses.replace(s, score=clamp_similarity(s.score))
-                            for s in localise_segments(scored.f2f, query_times, scored.times))
+            with times.stage("localise"):
+                located = tuple(dataclasses.replace(s, score=clamp_similarity(s.score))
+                                for s in localise_segments(scored.f2f, query_times, scored.times))
         out.append((dataclasses.replace(scored, similarity=similarity), located))
     return out
 
@@ -248,22 +308,25 @@ def localise_segments(f2f: np.ndarray, query_times: np.ndarray, target_times: np
     return tuple(localise(f2f, np.asarray(query_times, np.float64), np.asarray(target_times, np.float64)))
 
 
-def _batches(requests: Sequence[tuple[int, int, int]], load: Loader) -> Iterator[list[_Window]]:
-    """Loaded windows (video id, first, regions, times), grouped up to STACK_FRAMES frames."""
+def _batches(requests: Sequence[tuple[int, int, int]], load: Loader, times: RerankTimes) -> Iterator[list[_Window]]:
+    """Loaded windows (video id, first, targets, times), grouped up to STACK_FRAMES frames; targets
+    stay int8 (exact signs) or become float32."""
     batch: list[_Window] = []
     frames = 0
     for video_id, first, stop in requests:
         if stop <= first:
             continue
-        loaded = load(video_id, first, stop)
+        with times.stage("read"):
+            loaded = load(video_id, first, stop)
         if loaded is None or len(loaded[0]) == 0:
             continue
-        regions, times = loaded
-        if batch and frames + len(regions) > STACK_FRAMES:
+        targets, stamps = loaded
+        if batch and frames + len(targets) > STACK_FRAMES:
             yield batch
             batch, frames = [], 0
-        batch.append((video_id, first, np.ascontiguousarray(regions, dtype=np.float32), np.asarray(times)))
-        frames += len(regions)
+        dtype = np.int8 if targets.dtype == np.int8 else np.float32
+        batch.append((video_id, first, np.ascontiguousarray(targets, dtype=dtype), np.asarray(stamps)))
+        frames += len(targets)
     if batch:
         yield batch
 
