@@ -19,7 +19,7 @@ from vidsim.fsutil import safetensors_metadata
 from vidsim.resources import PACKAGED_PREFIX, packaged_head_file, packaged_head_name
 
 __all__ = [
-    "Device", "DecodeStrategy", "Precision", "RuntimeName", "DecodeConfig", "FeatureConfig", "SimilarityConfig",
+    "Device", "DecodeStrategy", "NonrefSkip", "Precision", "RuntimeName", "DecodeConfig", "FeatureConfig", "SimilarityConfig",
     "VidsimConfig", "check_choices", "check_types",
     "resolve_head_weights",
     # re-exported for similarity/head.py and older imports; their home is vidsim.resources / vidsim.fsutil
@@ -28,6 +28,9 @@ __all__ = [
 
 Device = Literal["cpu", "cuda"]
 DecodeStrategy = Literal["auto", "decode", "seek"]  # how frames are reached (decode/strategy.py)
+# Non-reference frames the decoder may drop (decode/skipping.py): none, those no sample shows (the
+# samples stay those of a full decode), or all of them (a sample may show the reference frame before).
+NonrefSkip = Literal["off", "unsampled", "all"]
 # Network precision; int8 is post-training quantisation (features/runtimes/quantise.py), not run by torch.
 Precision = Literal["fp32", "bf16", "int8"]
 # Which inference runtime runs the backbone (vidsim.features.runtimes); "auto" is resolved when a
@@ -38,8 +41,8 @@ CodesKind = Literal["float32", "float16", "int8", "int4", "binary"]
 ProjectionKind = Literal["orthogonal", "none"]
 VectorKind = Literal["auto", "flat", "ivf", "hnsw"]
 # Fields that change how fast features are made, not their values: left out of the feature key.
-VOLATILE_DECODE_FIELDS = ("batch_size", "strategy", "threads", "max_pixels")
-VOLATILE_FEATURE_FIELDS = ("batch_size",)
+VOLATILE_DECODE_FIELDS = ("batch_size", "strategy", "threads", "max_pixels", "prefetch")
+VOLATILE_FEATURE_FIELDS = ("batch_size", "threads")
 
 
 @dataclass(frozen=True)
@@ -51,11 +54,17 @@ class DecodeConfig:
     crop: int = 224  # centre crop side; 0 disables cropping
     batch_size: int = 32  # frames per FrameBatch: bounds memory for long videos
     strategy: DecodeStrategy = "auto"  # how frames are reached
-    threads: int = 0  # decoder threads; 0 lets vidsim choose by resolution
+    threads: int = 0  # decoder threads; 0 lets vidsim choose by resolution and the cores available
     max_pixels: int = 8192 * 4320  # larger frames are refused (VideoTooLargeError)
+    # Non-reference frames the decoder drops (H.264, MPEG-1/2/4 part 2): "unsampled" keeps every
+    # frame a sample shows, so the samples are a full decode's; "all" may show the reference frame
+    # before; "off" decodes everything. Recorded in the feature key (except "off").
+    skip_nonref: NonrefSkip = "unsampled"
+    prefetch: int = 2  # batches a decode thread prepares ahead of the network; 0: no decode thread
 
     def __post_init__(self) -> None:
         check_choices(self)
+        _check_not_negative(self, "prefetch")
 
 
 @dataclass(frozen=True)
@@ -71,9 +80,11 @@ class FeatureConfig:
     precision: Precision = "fp32"
     runtime: RuntimeName = "auto"
     batch_size: int = 32  # frames per network forward pass
+    threads: int = 0  # inference threads of the runtime; 0: the CPUs this process may use
 
     def __post_init__(self) -> None:
         check_choices(self)
+        _check_not_negative(self, "threads")
 
 
 HeadKind = Literal["chamfer", "visil"]  # chamfer = ViSiL_f (untrained); visil = learned attention + comparator
@@ -120,8 +131,11 @@ class VidsimConfig:
         features = data.get("features", {})
         if isinstance(features, Mapping) and "features" in data:  # saved before runtimes existed: torch made them
             features = {"runtime": "torch", **features}
+        decode = data.get("decode", {})
+        if isinstance(decode, Mapping) and "decode" in data:  # saved before frames were skipped: all decoded
+            decode = {"skip_nonref": "off", **decode}
         return cls(
-            decode=_build(DecodeConfig, data.get("decode", {})),
+            decode=_build(DecodeConfig, decode),
             features=_build(FeatureConfig, features),
             similarity=_build(SimilarityConfig, data.get("similarity", {})),
         )
@@ -141,6 +155,8 @@ class VidsimConfig:
             features.pop(volatile)
         if features["runtime"] == "torch":  # the keys of everything made before runtimes existed
             features.pop("runtime")
+        if decode["skip_nonref"] == "off":  # the keys of everything made before frames were skipped
+            decode.pop("skip_nonref")
         payload = json.dumps({"decode": decode, "features": features, "provenance": provenance}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -214,6 +230,12 @@ def check_choices(config: Any) -> None:
         value = getattr(config, name)
         if value not in allowed:
             raise ConfigError(f"unknown {name} {value!r}: {', '.join(map(str, allowed))}")
+
+
+def _check_not_negative(config: Any, name: str) -> None:
+    value = getattr(config, name)
+    if isinstance(value, int) and value < 0:
+        raise ConfigError(f"{type(config).__name__}.{name} must be 0 or more, got {value}")
 
 
 _JSON_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", type(None): "null"}

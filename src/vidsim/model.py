@@ -5,14 +5,17 @@
     t = model.extract_features(load_video("b.mp4"))
     model.calculate_video_similarity(q, t)
 
-`extract_video(path)` streams long files and uses the feature cache.
+`extract_video(path)` streams long files (decoded in a background thread while the network
+runs) and uses the feature cache; `then=` names the video asked for next, decoded ahead.
 """
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -24,7 +27,12 @@ from vidsim.features.types import feature_key_matches
 from vidsim.similarity import ViSiLHead
 from vidsim.store import FEATURE_SUFFIX, FeatureCache, content_hash, load_features
 
+if TYPE_CHECKING:
+    from vidsim.decode import DecodeAhead
+
 FeaturesLike = torch.Tensor | np.ndarray | VideoFeatures
+# the video a caller asks for next, or a function naming it (None: none), called once the current one is being decoded
+NextVideo = str | os.PathLike | Callable[[], "str | os.PathLike | None"] | None
 
 
 class ViSiL(nn.Module):
@@ -38,6 +46,7 @@ class ViSiL(nn.Module):
         self.device = self.extractor.device
         self.head = ViSiLHead.from_config(config.similarity, self.extractor.dims).to(self.device)
         self.feature_key = self.extractor.feature_key(config.decode)
+        self._ahead: DecodeAhead | None = None  # the decode thread, made at the first video
 
     @property
     def mode(self) -> str:
@@ -55,26 +64,65 @@ class ViSiL(nn.Module):
         path: str | Path,
         cache: FeatureCache | None = None,
         progress: Callable[[int, float], None] | None = None,
+        then: NextVideo = None,
     ) -> VideoFeatures:
         """Features of a video file (streamed), or of a saved feature file (.safetensors).
 
         With a cache, features are looked up by the file's content hash and stored after
         extraction. Returned features are before attention; the calculate_* methods apply it.
+        `then`: the video the caller will ask for next (or a function naming it, called once
+        this one is being decoded): it is decoded in the background as soon as this one is,
+        unless it is a feature file or cached.
         """
         path = Path(path)
         if path.suffix == FEATURE_SUFFIX:
             features = load_features(path)
             self._check_features(features, path)
+            self._expect_next(then, cache)
             return features
-        if cache is None:
-            return self.extractor.extract_video(path, self.config.decode, progress)
-        file_hash = content_hash(path)
-        cached = cache.get(file_hash, self.feature_key)
+        file_hash = content_hash(path) if cache is not None else ""
+        cached = cache.get(file_hash, self.feature_key) if cache is not None else None
         if cached is not None:
+            self._expect_next(then, cache)
             return cached
-        features = self.extractor.extract_video(path, self.config.decode, progress)
-        _cache_put(cache, file_hash, features)
+        decode = self.config.decode
+        ahead = self.decode_ahead() if decode.prefetch > 0 else None
+        features = self.extractor.extract_video(path, decode, progress, ahead,
+                                                then=lambda: self._expect_next(then, cache))
+        if cache is not None:
+            _cache_put(cache, file_hash, features)
         return features
+
+    def decode_ahead(self) -> DecodeAhead:
+        """The model's decode thread (vidsim.decode.DecodeAhead), which `extract_video` reads from."""
+        if self._ahead is None:
+            from vidsim.decode import DecodeAhead
+
+            self._ahead = DecodeAhead(self.config.decode)
+        return self._ahead
+
+    def expect(self, path: str | os.PathLike, cache: FeatureCache | None = None) -> bool:
+        """Start decoding `path` in the background, after the videos already asked for, so that a
+        later `extract_video(path)` finds its frames ready; not for feature files, videos whose
+        features `cache` holds, or when decode.prefetch is 0. Whether it was queued."""
+        path = Path(path)
+        if self.config.decode.prefetch <= 0 or path.suffix == FEATURE_SUFFIX:
+            return False
+        if cache is not None:
+            from vidsim.errors import VidsimError
+
+            try:
+                if cache.entry(content_hash(path), self.feature_key).is_file():
+                    return False
+            except VidsimError:
+                return False  # unreadable: extract_video will say why
+        self.decode_ahead().expect(path)
+        return True
+
+    def _expect_next(self, then: NextVideo, cache: FeatureCache | None) -> None:
+        following = then() if callable(then) else then
+        if following is not None:
+            self.expect(following, cache)
 
     def _check_features(self, features: VideoFeatures, path: Path) -> None:
         from vidsim.errors import ConfigMismatchError

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from .discover import VIDEO_EXTENSIONS, check_inputs, find_videos
 from .frames import DecodedFrame, iter_decoded_frames
+from .pipeline import DecodeAhead, iter_frames_ahead
 from .probing import probe
 from .reader import iter_frames, load_video
 from .types import FrameBatch, VideoInfo
@@ -30,6 +31,8 @@ __all__ = [
     "VideoInfo",
     "probe",
     "iter_frames",
+    "iter_frames_ahead",
+    "DecodeAhead",
     "load_video",
     "find_videos",
     "check_inputs",

@@ -15,6 +15,7 @@ from .container import check_size, container_duration, open_video, stream_durati
 from .errorlog import counting_errors, quiesce
 from .probing import probe_file
 from .sampler import Sampler
+from .skipping import skip_mode
 from .source import FrameSource
 from .strategy import choose_strategy, decoder_threads
 from .transform import Shaper
@@ -35,6 +36,8 @@ def iter_frames(path: str | os.PathLike, config: DecodeConfig = DecodeConfig()) 
 
     Only one batch is held at a time. config.strategy picks how frames are reached
     ('auto' chooses per file, see vidsim.decode.strategy); both give the same samples.
+    config.skip_nonref lets the decoder drop non-reference frames (vidsim.decode.skipping):
+    'unsampled' (the default) only those no sample shows, so the samples are unchanged.
 
     The file is probed when this is called, so VideoNotFoundError, NotAVideoError,
     NoVideoStreamError, VideoTooLargeError and (mostly) NoFramesError are raised here,
@@ -43,32 +46,45 @@ def iter_frames(path: str | os.PathLike, config: DecodeConfig = DecodeConfig()) 
     reported errors, the frames came out) warns once with DecodeErrorWarning, naming the
     count; the frames are kept as decoded either way.
     """
+    return open_frames(path, config, _warn)
+
+
+WarnFn = Callable[[str, type[Warning]], None]  # (message, category): how a decode's warnings are issued
+
+
+def _warn(message: str, category: type[Warning]) -> None:
+    warnings.warn(message, category, stacklevel=5)  # the frame that iterates over iter_frames
+
+
+def open_frames(path: str | os.PathLike, config: DecodeConfig, warn: WarnFn) -> Iterator[FrameBatch]:
+    """`iter_frames` with its warnings handed to `warn` (a decode thread passes them on to its consumer)."""
     if not config.fps > 0:
         raise ConfigError(f"DecodeConfig.fps must be positive, got {config.fps}")
     if config.batch_size < 1:
         raise ConfigError(f"DecodeConfig.batch_size must be >= 1, got {config.batch_size}")
     info, scan = probe_file(path, max_pixels=config.max_pixels)
     strategy = choose_strategy(info, config.fps, config.strategy, config.threads, scan.container_format)
-    return _generate(path, config, info, strategy)
+    return _generate(path, config, info, strategy, warn)
 
 
-def _generate(path, config: DecodeConfig, info: VideoInfo, strategy: str) -> Iterator[FrameBatch]:
+def _generate(path, config: DecodeConfig, info: VideoInfo, strategy: str, warn: WarnFn) -> Iterator[FrameBatch]:
     """Open the video, count FFmpeg's errors while decoding it, and let its decoder settle before closing."""
     with open_video(path, config.max_pixels) as (container, stream), counting_errors() as decode_errors:
         try:
-            yield from _decode(container, stream, config, info, strategy, decode_errors)
+            yield from _decode(container, stream, config, info, strategy, decode_errors, warn)
         finally:
             quiesce(stream)
 
 
 def _decode(container, stream, config: DecodeConfig, info: VideoInfo, strategy: str,
-            decode_errors: Callable[[], int]) -> Iterator[FrameBatch]:
+            decode_errors: Callable[[], int], warn: WarnFn) -> Iterator[FrameBatch]:
     """The batches of one opened video; `decode_errors()` counts FFmpeg's errors so far."""
     name = container.name
     thread_type, thread_count = decoder_threads(info, strategy, config.threads)
     stream.thread_type = thread_type
     stream.thread_count = thread_count
-    source = FrameSource(container, stream, decode_errors)
+    skip = skip_mode(config.skip_nonref, stream.codec_context.name, container.format.name)
+    source = FrameSource(container, stream, decode_errors, skip, config.fps)
     sampler = Sampler(source, config.fps, strategy, seek_gap=info.keyframe_interval)
     shaper: Shaper | None = None
     frames: list[np.ndarray] = []
@@ -96,14 +112,15 @@ def _decode(container, stream, config: DecodeConfig, info: VideoInfo, strategy: 
             f"{source.damage.bad_packets} packets failed to decode" if source.damage.bad_packets else None
         )
         raise NoFramesError(name, "no decodable frame" + (f" ({detail})" if detail else ""))
-    _warn_if_damaged(name, source, sampler, stream, container, source.concealed_errors())
+    _warn_if_damaged(name, source, sampler, stream, container, source.concealed_errors(), warn)
 
 
 def _batch(frames: list[np.ndarray], times: list[float]) -> FrameBatch:
     return FrameBatch(frames=np.stack(frames), timestamps=np.asarray(times, dtype=np.float64))
 
 
-def _warn_if_damaged(name: str, source: FrameSource, sampler: Sampler, stream, container, errors: int) -> None:
+def _warn_if_damaged(name: str, source: FrameSource, sampler: Sampler, stream, container, errors: int,
+                     warn: WarnFn) -> None:
     covered = sampler.end_time
     declared = stream_duration(stream)
     tolerance = 0.5 + 2 * source.default_duration
@@ -123,19 +140,11 @@ def _warn_if_damaged(name: str, source: FrameSource, sampler: Sampler, stream, c
     if reasons:
         if errors:
             reasons.append(f"FFmpeg reported {_errors(errors)}")
-        warnings.warn(
-            f"{name}: video looks truncated or damaged: {'; '.join(reasons)}; "
-            "kept the frames decoded before the damage",
-            TruncatedVideoWarning,
-            stacklevel=4,
-        )
+        warn(f"{name}: video looks truncated or damaged: {'; '.join(reasons)}; "
+             "kept the frames decoded before the damage", TruncatedVideoWarning)
     elif errors:
-        warnings.warn(
-            f"{name}: FFmpeg reported {_errors(errors)} (damaged data, concealed by the decoder); "
-            "the frames were kept as decoded and may be degraded",
-            DecodeErrorWarning,
-            stacklevel=4,
-        )
+        warn(f"{name}: FFmpeg reported {_errors(errors)} (damaged data, concealed by the decoder); "
+             "the frames were kept as decoded and may be degraded", DecodeErrorWarning)
 
 
 def _errors(count: int) -> str:

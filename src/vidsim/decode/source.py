@@ -8,6 +8,7 @@ from fractions import Fraction
 import av
 
 from .container import average_fps, stream_origin, time_base
+from .skipping import SkipMode, SkipPlan
 
 
 @dataclass
@@ -30,9 +31,13 @@ class FrameSource:
     (pts - stream start) * time_base. Packets the decoder rejects are skipped and counted;
     a container read error ends the stream after draining the decoder. The caller seeks
     with `seek(seconds)`, which flushes the decoder.
+
+    `skip` (vidsim.decode.skipping): "unsampled" lets the decoder drop the non-reference frames
+    that no sample at `fps` shows, "all" every non-reference frame; the caller checks the codec.
     """
 
-    def __init__(self, container, stream, errors: Callable[[], int] | None = None):
+    def __init__(self, container, stream, errors: Callable[[], int] | None = None,
+                 skip: SkipMode = "off", fps: float = 1.0):
         self.container = container
         self.stream = stream
         # FFmpeg's error count (vidsim.decode.errorlog); errors logged between a seek and the first
@@ -42,7 +47,11 @@ class FrameSource:
         self.seek_errors = 0
         self._settling_from: int | None = None
         self.tb: Fraction = time_base(stream)
+        self._tb_num, self._tb_den = self.tb.numerator, self.tb.denominator
         self.origin: int = stream_origin(stream)
+        self.skip = skip
+        self.fps = fps
+        self.dropped = 0  # packets the decoder was allowed to drop (non-reference frames among them were)
         fps = average_fps(stream)
         self.default_duration = 1.0 / fps if fps > 0 else 0.04
         self.damage = DamageReport()
@@ -55,7 +64,8 @@ class FrameSource:
         return max(0, total - self.seek_errors - pending)
 
     def seconds(self, pts: int) -> float:
-        return float((pts - self.origin) * self.tb)
+        # float(Fraction((pts - origin) * num, den)), without building the Fraction: both round once
+        return (pts - self.origin) * self._tb_num / self._tb_den
 
     def frame_duration(self, frame) -> float:
         duration = getattr(frame, "duration", None)
@@ -100,6 +110,11 @@ class FrameSource:
     def frames(self) -> Iterator[tuple[float, av.VideoFrame]]:
         stream = self.stream
         demux = self.container.demux(stream)
+        plan = SkipPlan(self.fps, self.seconds) if self.skip == "unsampled" else None
+        context = stream.codec_context
+        if self.skip != "off":
+            context.skip_frame = "NONREF" if self.skip == "all" else "DEFAULT"
+        dropping = False
         last = None
         try:
             while True:
@@ -111,31 +126,40 @@ class FrameSource:
                     if self.damage.read_error is None:
                         self.damage.read_error = str(getattr(exc, "strerror", None) or exc)
                     packet = None  # drain the decoder below
-                try:
-                    decoded = stream.decode(packet)
-                except av.FFmpegError:
-                    self.damage.bad_packets += 1
-                    if self.damage.first_bad_time is None and packet is not None and packet.pts is not None:
-                        self.damage.first_bad_time = self.seconds(packet.pts)
-                    if packet is None:
-                        break
-                    continue
-                for frame in decoded:
-                    stamp = frame.pts if frame.pts is not None else frame.dts
-                    if stamp is not None:
-                        seconds = self.seconds(stamp)
-                    elif last is not None:
-                        seconds = last + self.default_duration
-                    elif self.decoded == 0:
-                        seconds = 0.0  # untimed stream: count from its first frame
-                    else:
-                        continue  # untimed frame right after a seek: cannot be placed
-                    last = seconds
-                    self.decoded += 1
-                    if self._settling_from is not None:  # the first frame since a seek
-                        self.seek_errors += self.errors() - self._settling_from
-                        self._settling_from = None
-                    yield seconds, frame
+                if plan is None:
+                    ready = [(packet, True)]
+                elif packet is None or not packet.size:  # end of the stream (a flush): decide what is held
+                    ready = [*plan.finish(), (packet, True)]
+                else:
+                    ready = plan.push(packet)
+                for item, needed in ready:
+                    if plan is not None and dropping == needed:
+                        dropping = not needed
+                        context.skip_frame = "NONREF" if dropping else "DEFAULT"
+                    self.dropped += not needed
+                    try:
+                        decoded = stream.decode(item)
+                    except av.FFmpegError:
+                        self.damage.bad_packets += 1
+                        if self.damage.first_bad_time is None and item is not None and item.pts is not None:
+                            self.damage.first_bad_time = self.seconds(item.pts)
+                        continue
+                    for frame in decoded:
+                        stamp = frame.pts if frame.pts is not None else frame.dts
+                        if stamp is not None:
+                            seconds = self.seconds(stamp)
+                        elif last is not None:
+                            seconds = last + self.default_duration
+                        elif self.decoded == 0:
+                            seconds = 0.0  # untimed stream: count from its first frame
+                        else:
+                            continue  # untimed frame right after a seek: cannot be placed
+                        last = seconds
+                        self.decoded += 1
+                        if self._settling_from is not None:  # the first frame since a seek
+                            self.seek_errors += self.errors() - self._settling_from
+                            self._settling_from = None
+                        yield seconds, frame
                 if packet is None:
                     break
         finally:

@@ -4,10 +4,10 @@ The thresholds below come from timings recorded in docs/decoding.md.
 """
 from __future__ import annotations
 
-import os
 from typing import get_args
 
 from vidsim.config import DecodeStrategy
+from vidsim.cpus import available_cpus
 from vidsim.errors import ConfigError
 
 from .types import VideoInfo
@@ -28,7 +28,7 @@ def expected_thread_speedup(info: VideoInfo, threads: int = 0) -> float:
         return 1.0
     if threads <= 0 and info.width * info.height < THREADED_MIN_PIXELS:
         return 1.0
-    workers = threads if threads > 0 else (os.cpu_count() or 1)
+    workers = threads if threads > 0 else available_cpus()
     return max(1.0, min(workers, 8) / 2)  # frame threading scales roughly with half the cores
 
 

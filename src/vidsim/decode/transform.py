@@ -10,12 +10,13 @@ angles are rounded to the nearest quarter turn.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, cast
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 _DISPLAYMATRIX = "DISPLAYMATRIX"
 
@@ -103,6 +104,8 @@ class Shaper:
     scaled_width: int  # size handed to swscale, in stored (unrotated) orientation
     scaled_height: int
     crop: int
+    # one swscale context for the whole video (a frame's own reformat() would set up a new one each time)
+    reformatter: VideoReformatter = field(default_factory=VideoReformatter, compare=False, repr=False)
 
     @classmethod
     def for_frame(cls, frame: av.VideoFrame, resize: int, crop: int,
@@ -122,7 +125,8 @@ class Shaper:
         return cls(orientation, sw, sh, crop if crop and crop > 0 else 0)
 
     def __call__(self, frame: av.VideoFrame) -> np.ndarray:
-        rgb = frame.reformat(
+        rgb = self.reformatter.reformat(
+            frame,
             width=self.scaled_width,
             height=self.scaled_height,
             format="rgb24",

@@ -6,9 +6,11 @@ batch of frames plus the (small) region features of the whole video.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -22,6 +24,9 @@ from vidsim.features.runtimes import Runtime, build_runtime, resolve_runtime
 from vidsim.features.types import VideoFeatures
 from vidsim.features.whitening import PCAWhitening, resolve_whitening
 from vidsim.fsutil import sha256_file
+
+if TYPE_CHECKING:
+    from vidsim.decode import DecodeAhead
 
 __all__ = ["FeatureExtractor", "ProgressFn", "fold_batchnorms", "resolve_device"]
 
@@ -52,7 +57,7 @@ class FeatureExtractor(nn.Module):
         self.device = resolve_device(device)
         runtime = resolve_runtime(config.runtime, config.backbone, config.precision, self.device.type)
         self.config = config = dataclasses.replace(config, runtime=runtime)  # type: ignore[arg-type]
-        self.runtime: Runtime = build_runtime(runtime, config.precision, model_dir)
+        self.runtime: Runtime = build_runtime(runtime, config.precision, model_dir, config.threads)
         self.backbone = build_backbone(config.backbone, config.weights)
         white_file = resolve_whitening(config.backbone, config.whitening)
         self.whitening = PCAWhitening.load(white_file, config.dims) if white_file else None
@@ -124,9 +129,31 @@ class FeatureExtractor(nn.Module):
         path: str | Path,
         decode: DecodeConfig = DecodeConfig(),
         progress: ProgressFn | None = None,
+        ahead: DecodeAhead | None = None,
+        then: Callable[[], object] | None = None,
     ) -> VideoFeatures:
-        """Decode `path` and embed it, batch by batch."""
-        from vidsim.decode import iter_frames
+        """Decode `path` and embed it, batch by batch: decoded in a background thread (by `ahead`,
+        whose config must be `decode`, when given) while the network embeds, unless decode.prefetch
+        is 0; the features are the same either way. `then` is called once the decoding has begun
+        (or failed to), e.g. to queue the next video on `ahead`."""
+        from vidsim.decode import DecodeAhead, iter_frames
 
         key = self.feature_key(decode)
-        return self.embed_batches(iter_frames(path, decode), str(path), key, progress)
+        if ahead is not None and ahead.config != decode:
+            raise ValueError("extract_video: `ahead` decodes with another DecodeConfig than `decode`")
+        try:
+            if decode.prefetch <= 0:
+                batches = iter_frames(path, decode)
+            else:
+                batches = (ahead or DecodeAhead(decode)).frames(path)
+        except BaseException:
+            if then is not None:
+                with contextlib.suppress(Exception):  # this video's own error is the one to report
+                    then()
+            raise
+        if then is not None:
+            then()
+        try:
+            return self.embed_batches(batches, str(path), key, progress)
+        finally:
+            batches.close()  # type: ignore[attr-defined]  # generators: an early exit stops the decoding

@@ -5,6 +5,9 @@ decoding; renaming or moving the file keeps its entry, editing it does not.
 """
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import platformdirs
@@ -14,11 +17,30 @@ from vidsim.features.types import VideoFeatures
 from vidsim.fsutil import sha256_file
 from vidsim.store.format import FEATURE_SUFFIX, load_features, save_features
 
+_HASHES: OrderedDict[tuple, str] = OrderedDict()  # recent hashes by (path, size, inode, mtime, ctime)
+_HASHES_KEPT = 512
+_hashes_lock = threading.Lock()
+
 
 def content_hash(path: str | Path) -> str:
-    """SHA-256 of the file's bytes (hex); VideoNotFoundError when it cannot be read."""
+    """SHA-256 of the file's bytes (hex); VideoNotFoundError when it cannot be read.
+
+    Recent results are remembered while the file's size, inode and modification and change
+    times stay the same (an index add, the feature cache and decode-ahead each ask once)."""
     try:
-        return sha256_file(path)
+        stat = os.stat(path)
+        key = (os.path.abspath(path), stat.st_size, stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns)
+        with _hashes_lock:
+            known = _HASHES.get(key)
+            if known is not None:
+                _HASHES.move_to_end(key)
+                return known
+        digest = sha256_file(path)
+        with _hashes_lock:
+            _HASHES[key] = digest
+            while len(_HASHES) > _HASHES_KEPT:
+                _HASHES.popitem(last=False)
+        return digest
     except FileNotFoundError as exc:
         raise VideoNotFoundError(path, "no such file") from exc
     except IsADirectoryError as exc:

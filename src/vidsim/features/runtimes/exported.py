@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vidsim.cpus import stage_threads
 from vidsim.errors import ModelError
 from vidsim.features.backbones import Backbone
 from vidsim.features.runtimes import calibration
@@ -30,10 +31,10 @@ class ExportedRuntime(Runtime):
     vectors leave `tolerance` is refused (ModelError) rather than used.
     """
 
-    def __init__(self, precision: str = "fp32", model_dir: str | Path | None = None, threads: int | None = None):
+    def __init__(self, precision: str = "fp32", model_dir: str | Path | None = None, threads: int = 0):
         self.precision = precision
         self.store = ModelStore(model_dir)
-        self.threads = threads or torch.get_num_threads()
+        self.threads = stage_threads(threads)
         self._backbone: Backbone | None = None
         self._digest = ""
         self._sessions: dict[tuple[str, int, int], RunFn] = {}

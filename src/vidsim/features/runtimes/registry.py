@@ -15,22 +15,22 @@ from vidsim.errors import ConfigError, ModelError
 from vidsim.features.runtimes.base import Runtime
 
 
-def _torch(precision: str, model_dir: Path | None) -> Runtime:
+def _torch(precision: str, model_dir: Path | None, threads: int) -> Runtime:
     from vidsim.features.runtimes.torch_runtime import TorchRuntime
 
-    return TorchRuntime(precision)
+    return TorchRuntime(precision, threads)
 
 
-def _onnxruntime(precision: str, model_dir: Path | None) -> Runtime:
+def _onnxruntime(precision: str, model_dir: Path | None, threads: int) -> Runtime:
     from vidsim.features.runtimes.onnxrt import OnnxRuntime
 
-    return OnnxRuntime(precision, model_dir)
+    return OnnxRuntime(precision, model_dir, threads)
 
 
-def _openvino(precision: str, model_dir: Path | None) -> Runtime:
+def _openvino(precision: str, model_dir: Path | None, threads: int) -> Runtime:
     from vidsim.features.runtimes.openvino_rt import OpenVinoRuntime
 
-    return OpenVinoRuntime(precision, model_dir)
+    return OpenVinoRuntime(precision, model_dir, threads)
 
 
 def _onnxruntime_has_cuda() -> bool:
@@ -44,7 +44,7 @@ class RuntimeSpec:
     name: str
     package: str | None  # the module that must import (None: always there)
     precisions: tuple[str, ...]
-    build: Callable[[str, Path | None], Runtime]
+    build: Callable[[str, Path | None, int], Runtime]  # (precision, model_dir, threads; 0: the CPUs available)
     cuda_precisions: tuple[str, ...] = ()  # what it can run on a CUDA device
     cuda_ready: Callable[[], bool] = lambda: True  # whether the installed build has its CUDA path
     cuda_hint: str = ""  # what to install for that path
@@ -154,6 +154,7 @@ def resolve_runtime(runtime: str, backbone: str, precision: str, device: str = "
                      "(see pyproject.toml for the tested versions)")
 
 
-def build_runtime(name: str, precision: str, model_dir: str | Path | None = None) -> Runtime:
-    """A runtime by its resolved name."""
-    return RUNTIMES[name].build(precision, Path(model_dir) if model_dir is not None else None)
+def build_runtime(name: str, precision: str, model_dir: str | Path | None = None, threads: int = 0) -> Runtime:
+    """A runtime by its resolved name, running on `threads` threads (0: the CPUs this process may use;
+    torch: its own setting)."""
+    return RUNTIMES[name].build(precision, Path(model_dir) if model_dir is not None else None, threads)

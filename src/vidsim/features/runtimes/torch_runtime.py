@@ -14,8 +14,9 @@ class TorchRuntime(Runtime):
 
     name = "torch"
 
-    def __init__(self, precision: str = "fp32"):
+    def __init__(self, precision: str = "fp32", threads: int = 0):
         self.precision = precision
+        self.threads = threads  # 0: torch's own setting (torch.set_num_threads), left as it is
 
     def prepare(self, backbone: Backbone) -> Backbone:
         if self.precision != "bf16":
@@ -29,7 +30,14 @@ class TorchRuntime(Runtime):
 
     @torch.no_grad()
     def region_vectors(self, backbone: Backbone, frames: torch.Tensor) -> torch.Tensor:
-        return torch_region_vectors(backbone, frames, self.precision)
+        if self.threads <= 0 or self.threads == torch.get_num_threads():
+            return torch_region_vectors(backbone, frames, self.precision)
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            return torch_region_vectors(backbone, frames, self.precision)
+        finally:
+            torch.set_num_threads(before)
 
 
 def torch_region_vectors(backbone: Backbone, frames: torch.Tensor, precision: str = "fp32") -> torch.Tensor:
