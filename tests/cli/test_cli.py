@@ -46,13 +46,17 @@ def test_compare_text_output_names_the_mode_and_writes_heatmap(clips, capsys, tm
 
 
 def test_second_run_reads_the_cache_instead_of_decoding(clips, capsys, tmp_path, monkeypatch):
-    import vidsim.decode
+    import vidsim.decode.pipeline
+    import vidsim.decode.reader
 
     cache = tmp_path / "cache"
-    assert _run(capsys, "compare", clips["copy"], clips["original"], "--json", "--cache-dir", cache)[0] == 0
     calls = []
-    real = vidsim.decode.iter_frames
-    monkeypatch.setattr(vidsim.decode, "iter_frames", lambda *a, **k: calls.append(a) or real(*a, **k))
+    for module in (vidsim.decode.reader, vidsim.decode.pipeline):  # decoded in turn, or by the decode thread
+        real = module.open_frames
+        monkeypatch.setattr(module, "open_frames", lambda *a, real=real, **k: calls.append(a) or real(*a, **k))
+    assert _run(capsys, "compare", clips["copy"], clips["original"], "--json", "--cache-dir", cache)[0] == 0
+    assert len(calls) == 2
+    calls.clear()
     code, out, _ = _run(capsys, "compare", clips["copy"], clips["original"], "--json", "--cache-dir", cache)
     assert code == 0 and calls == []
     assert len(list(cache.rglob("*.safetensors"))) == 2
@@ -97,6 +101,32 @@ def test_extract_writes_features_that_compare_like_videos(clips, capsys, tmp_pat
     # features made with another configuration are refused, not silently compared
     code, _, err = _run(capsys, "compare", out_dir / "copy.safetensors", clips["original"], "--fps", "2", "--no-cache")
     assert code == 1 and "another configuration" in err
+
+
+def test_extract_many_decodes_ahead_with_the_features_of_decoding_in_turn(clips, capsys, tmp_path):
+    from vidsim.store import load_features
+
+    bad = tmp_path / "broken.mp4"
+    bad.write_text("this is not a video\n" * 20)
+    inputs = [clips["original"], bad, clips["copy"], clips["unrelated"]]
+    code, _, err = _run(capsys, "extract", *inputs, "--out", tmp_path / "ahead", "--no-cache")
+    assert code == 2  # the bad file failed, the rest went on
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [
+        line for line in err.splitlines() if "broken.mp4" in line] and "broken.mp4" in err
+    code, _, _ = _run(capsys, "extract", *inputs, "--out", tmp_path / "in_turn", "--no-cache", "--prefetch", "0",
+                      "--skip-nonref", "off", "--inference-threads", "1", "--decode-threads", "1")
+    assert code == 2
+    names = sorted(p.name for p in (tmp_path / "ahead").glob("*.safetensors"))
+    assert names == ["copy.safetensors", "original.safetensors", "unrelated.safetensors"]
+    for name in names:
+        ahead, in_turn = load_features(tmp_path / "ahead" / name), load_features(tmp_path / "in_turn" / name)
+        np.testing.assert_array_equal(ahead.regions, in_turn.regions)
+        assert ahead.feature_key != in_turn.feature_key  # the skip is recorded, though the frames are the same
+    code, _, _ = _run(capsys, "extract", clips["copy"], "--out", tmp_path / "all", "--no-cache", "--skip-nonref", "all",
+                      "--prefetch", "1", "--inference-threads", "1")
+    assert code == 0
+    keys = {load_features(p).feature_key for d in ("ahead", "all") for p in (tmp_path / d).glob("copy.*")}
+    assert len(keys) == 2
 
 
 def test_demo_runs_and_the_copy_wins(capsys, tmp_path):

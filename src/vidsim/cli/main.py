@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any, get_args
 
 from vidsim import __version__
-from vidsim.config import DecodeConfig, FeatureConfig, Precision, RuntimeName, VidsimConfig, with_overrides
+from vidsim.config import (
+    DecodeConfig,
+    FeatureConfig,
+    NonrefSkip,
+    Precision,
+    RuntimeName,
+    VidsimConfig,
+    with_overrides,
+)
 from vidsim.errors import VideoError, VidsimError
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2
@@ -37,6 +45,10 @@ MODEL_FIELDS = {
     "precision": "features.precision",
     "runtime": "features.runtime",
     "batch_size": "features.batch_size",
+    "inference_threads": "features.threads",
+    "decode_threads": "decode.threads",
+    "skip_nonref": "decode.skip_nonref",
+    "prefetch": "decode.prefetch",
     "head_weights": "similarity.head_weights",
     "symmetric": "similarity.symmetric",
 }
@@ -58,6 +70,20 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     group.add_argument("--fps", type=float, help=f"sampled frames per second (default: {DecodeConfig.fps})")
     group.add_argument("--batch-size", type=int, help="frames per forward pass")
+    group.add_argument("--skip-nonref", choices=get_args(NonrefSkip),
+                       help="non-reference frames the decoder drops (H.264, MPEG-1/2/4): unsampled (those no sample "
+                            "shows: the frames sampled stay those of a full decode), all (every one: a sample may "
+                            "show the reference frame before it) or off; part of the feature configuration "
+                            f"(default: {DecodeConfig.skip_nonref})")
+    speed = parser.add_argument_group("threads (speed only: the features do not change)")
+    speed.add_argument("--inference-threads", type=int, metavar="N",
+                       help="threads of the inference runtime (default: 0, the CPUs this process may use)")
+    speed.add_argument("--decode-threads", type=int, metavar="N",
+                       help="FFmpeg decoder threads (default: 0, chosen by resolution and the CPUs available)")
+    speed.add_argument("--prefetch", type=int, metavar="N",
+                       help="batches a decode thread prepares while the network runs, and the next video's "
+                            f"decoding starts while the current one is embedded; 0: decode in turn (default: "
+                            f"{DecodeConfig.prefetch})")
     group.add_argument("--cache-dir", help="feature cache directory (default: the user cache dir)")
     group.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
     group.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -98,8 +124,9 @@ def _session(args: argparse.Namespace):
     return model, cache
 
 
-def _extract(model, cache, path: Path, quiet: bool):
-    """Features of one file with a progress bar over its duration."""
+def _extract(model, cache, path: Path, quiet: bool, then: Path | None = None):
+    """Features of one file with a progress bar over its duration; `then`, the file asked for next,
+    is decoded ahead."""
     from vidsim.cli.progress import frame_bar
     from vidsim.decode import probe
     from vidsim.store import FEATURE_SUFFIX
@@ -108,7 +135,7 @@ def _extract(model, cache, path: Path, quiet: bool):
     if not quiet and path.suffix != FEATURE_SUFFIX:
         total = probe(path).duration
     with frame_bar(path.name, total, enabled=not quiet) as update:
-        return model.extract_video(path, cache=cache, progress=update)
+        return model.extract_video(path, cache=cache, progress=update, then=then)
 
 
 def _report_error(exc: Exception) -> None:
@@ -167,13 +194,15 @@ def _collect(paths: list[str]) -> tuple[list[Path], int]:
 
 
 def _extract_many(model, cache, paths: list[Path], quiet: bool):
-    """Features of each path; bad files are reported and skipped, the rest go on."""
+    """Features of each path, the next one decoded while the current one is embedded; bad files are
+    reported and skipped, the rest go on."""
     from vidsim.cli.progress import item_bar
 
     features, failed = {}, []
+    following = dict(zip(paths, paths[1:]))
     for path in item_bar(paths, "videos", "video", enabled=not quiet and len(paths) > 1):
         try:
-            features[path] = _extract(model, cache, path, quiet)
+            features[path] = _extract(model, cache, path, quiet, then=following.get(path))
         except VideoError as exc:
             failed.append(path)
             _report_error(exc)

@@ -37,7 +37,7 @@ class _Job:
     def __init__(self, path: str | os.PathLike, config: DecodeConfig, depth: int):
         self.path = os.fspath(path)
         self.config = config
-        self.items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth + 1)  # + the probe's "ready"
+        self.items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
         self.cancelled = threading.Event()
         self.finished = threading.Event()  # the decoder is done with it (decoded, failed or cancelled)
         self.claimed = False  # handed to a consumer by DecodeAhead.frames

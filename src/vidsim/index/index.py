@@ -47,7 +47,7 @@ from vidsim.index.config import (
     threshold_codes,
 )
 from vidsim.index.damage import open_catalog
-from vidsim.index.ingest import AddProgress, AddReport, FrameProgress, Ingest
+from vidsim.index.ingest import AddProgress, AddReport, FrameProgress, Ingest, NextVideo
 from vidsim.index.layout import CONFIG_FILE, FEATURE_SUFFIX, LOCK_FILE, disk_usage
 from vidsim.index.lock import WriteLock
 from vidsim.index.search import Match, SearchResults, find_candidates, rerank_candidates
@@ -300,8 +300,9 @@ class Index:
                                decision.is_copy(r.similarity)) for r, segs in ranked], skipped, decision)
 
     def features_of(self, query: str | os.PathLike[str] | VideoFeatures,
-                    progress: FrameProgress | None = None) -> VideoFeatures:
-        """Features of a query, checked against the index's configuration."""
+                    progress: FrameProgress | None = None, then: NextVideo | None = None) -> VideoFeatures:
+        """Features of a query, checked against the index's configuration; `then` names the video to
+        decode next, in the background (see `ViSiL.extract_video`)."""
         if isinstance(query, VideoFeatures):
             features = query
         else:
@@ -311,7 +312,7 @@ class Index:
 
                 features = load_features(path)
             else:
-                features = self.model.extract_video(path, cache=self.cache, progress=progress)
+                features = self.model.extract_video(path, cache=self.cache, progress=progress, then=then)
         check_features(self.directory, self.stored, features)
         return features
 

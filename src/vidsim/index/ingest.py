@@ -59,7 +59,10 @@ _ADVICE = (("ENOSPC", "free some space"), ("EDQUOT", "free some space"),
            ("EPERM", "get write permission on the index directory"))
 
 FrameProgress = Callable[[int, float], None]  # (frames embedded since the last call, seconds reached)
-Embed = Callable[[Path, "FrameProgress | None"], VideoFeatures]  # a video's features, checked against the index
+NextVideo = Callable[[], "Path | None"]  # the next video to embed, asked once the current one is being decoded
+# a video's features, checked against the index; the third argument names the video to decode next
+Embed = Callable[[Path, "FrameProgress | None", "NextVideo | None"], VideoFeatures]
+LOOKAHEAD = 4  # files looked at, after the current one, for the next one to decode ahead
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ class Ingest:
                 for unreadable, reason in failed:
                     report("failed", Path(unreadable), message=reason)
                 last_snapshot = time.monotonic()
-                for path in files:
+                for position, path in enumerate(files):
                     report("start", path)
 
                     def on_frames(count: int, reached: float, path: Path = path) -> None:
@@ -143,8 +146,11 @@ class Ingest:
                         total_frames += count
                         report("frames", path, reached)
 
+                    def then(position: int = position) -> Path | None:
+                        return self._next_to_embed(files[position + 1 : position + 1 + LOOKAHEAD])
+
                     try:
-                        record, reason = self._add_one(path, on_frames)
+                        record, reason = self._add_one(path, on_frames, then)
                     except VideoError as exc:
                         failed.append((str(path), exc.reason))
                         report("failed", path, message=exc.reason)
@@ -268,7 +274,21 @@ class Ingest:
             warnings.warn(IndexDamageWarning(f"{path}: {why}; moved to {moved} ({repair_hint(self.directory)} to "
                                              "index it again)"), stacklevel=3)
 
-    def _add_one(self, path: Path, on_frames: FrameProgress) -> tuple[VideoRecord | None, str]:
+    def _next_to_embed(self, upcoming: list[Path]) -> Path | None:
+        """The first of `upcoming` that will be embedded as far as can be told now (a video whose content
+        is not indexed yet), to decode while the current one is embedded; None when there is none."""
+        from vidsim.store import content_hash
+
+        try:
+            for path in upcoming:
+                if path.suffix != FEATURE_SUFFIX and self.catalog.by_hash(content_hash(path)) is None:
+                    return path
+        except Exception:  # noqa: BLE001 - only a hint: the video's own turn reports what is wrong
+            return None
+        return None
+
+    def _add_one(self, path: Path, on_frames: FrameProgress, then: NextVideo | None = None,
+                 ) -> tuple[VideoRecord | None, str]:
         """One video: (its new record, ""), (its record, what was rewritten) when indexed content had a
         missing or damaged codes file, or (None, why it was skipped)."""
         from vidsim.store import content_hash
@@ -286,7 +306,7 @@ class Ingest:
             from vidsim.decode import probe
 
             duration = float(probe(path).duration or 0.0)
-        features = self.embed(path, on_frames)
+        features = self.embed(path, on_frames, then)
         if features.num_frames == 0:
             raise NoFramesError(path, "no frames sampled")
         if not duration:
