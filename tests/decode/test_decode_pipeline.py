@@ -152,3 +152,14 @@ def test_two_consumers_at_once_do_not_wait_for_each_other(natural_mp4, indexed_m
     two = stacked(ahead.frames(indexed_mp4))  # ... and another one is read to the end meanwhile
     assert len(two[0]) == 4
     assert len(list(one)) == 3
+
+
+def test_a_stream_closed_or_dropped_before_reading_stops_the_decoder(indexed_mp4, opened):
+    _, produced = opened
+    config = DecodeConfig(batch_size=1, fps=10)  # 40 batches
+    iter_frames_ahead(indexed_mp4, config).close()
+    assert wait_for(lambda: not decode_threads())
+    stream = iter_frames_ahead(indexed_mp4, config)
+    del stream  # never read, never closed
+    assert wait_for(lambda: not decode_threads())
+    assert produced["batches"] < 20

@@ -68,6 +68,10 @@ def test_unsampled_is_exact_on_a_natural_clip_with_b_frames(natural_mp4):
     np.testing.assert_array_equal(got, full)
 
 
+def frame_times(path, **config) -> np.ndarray:
+    return np.concatenate([b.frame_times for b in iter_frames(path, DecodeConfig(**config))])
+
+
 def test_all_shows_a_reference_frame_at_or_before_the_exact_one(indexed_mp4, monkeypatch):
     exact, _, _ = sampled(indexed_mp4, monkeypatch, fps=3.0, strategy="decode", skip_nonref="off")
     got, _, sources = sampled(indexed_mp4, monkeypatch, fps=3.0, strategy="decode", skip_nonref="all")
@@ -77,6 +81,13 @@ def test_all_shows_a_reference_frame_at_or_before_the_exact_one(indexed_mp4, mon
     assert min(behind) >= 0  # never a later frame
     assert max(behind) > 0  # some samples fell on a dropped B-frame
     assert max(behind) <= 4  # ... and show the reference frame just before it (x264: at most 3 B-frames in a row)
+    # the batches say which frame each sample shows: 25 fps, frame i at i / 25 s
+    shown = frame_times(indexed_mp4, fps=3.0, strategy="decode", skip_nonref="all")
+    np.testing.assert_allclose(shown * 25, got, atol=1e-6)
+    exact_shown = frame_times(indexed_mp4, fps=3.0, strategy="decode", skip_nonref="off")
+    np.testing.assert_array_equal(frame_times(indexed_mp4, fps=3.0, strategy="decode"), exact_shown)
+    times = np.concatenate([b.timestamps for b in iter_frames(indexed_mp4, DecodeConfig(fps=3.0))])
+    assert np.all(exact_shown <= times + 1e-4) and np.all(times - exact_shown < 1 / 25)
 
 
 def test_avi_packets_are_not_timed_so_unsampled_decodes_everything(indexed_h264_avi, monkeypatch):

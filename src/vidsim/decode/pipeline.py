@@ -18,7 +18,6 @@ import threading
 import warnings
 import weakref
 from collections import deque
-from collections.abc import Iterator
 from typing import Any
 
 from vidsim.config import DecodeConfig
@@ -26,7 +25,7 @@ from vidsim.config import DecodeConfig
 from .reader import open_frames
 from .types import FrameBatch
 
-__all__ = ["DecodeAhead", "iter_frames_ahead"]
+__all__ = ["DecodeAhead", "FrameStream", "iter_frames_ahead"]
 
 _PUT_WAIT = 0.5  # seconds between checks for cancellation while a full queue blocks the decoder
 
@@ -151,7 +150,7 @@ class DecodeAhead:
         with self._worker.lock:
             self._worker.cancel_unclaimed()
 
-    def frames(self, path: str | os.PathLike) -> Iterator[FrameBatch]:
+    def frames(self, path: str | os.PathLike) -> FrameStream:
         """The FrameBatch values of `path` (as `iter_frames` gives them), decoded by the thread.
 
         Videos queued before `path` and not asked for are dropped. The probe's errors
@@ -162,35 +161,65 @@ class DecodeAhead:
         with worker.lock:
             job = next((j for j in worker.jobs if j.path == name and not j.claimed and not j.cancelled.is_set()), None)
             worker.cancel_unclaimed(before=job)
-            busy = any(j.claimed and not j.finished.is_set() for j in worker.jobs if j is not job)
+            # another consumer's video still being decoded (not read to its end): do not wait behind it
+            busy = any(j.claimed and not j.finished.is_set() and not j.cancelled.is_set()
+                       for j in worker.jobs if j is not job)
+            if job is not None and busy and job is not worker.jobs[0]:
+                worker.jobs.remove(job)  # not begun: decode it apart
+                job.cancelled.set()
+                job.finished.set()
+                job = None
             if job is None:
                 job = _Job(name, self.config, self.depth)
-                if busy:  # another consumer's video is still being decoded: do not wait behind it
+                if busy:
                     threading.Thread(target=job.run, name="vidsim-decode", daemon=True).start()
                 else:
                     worker.submit(job)
             job.claimed = True
-        kind, value = job.items.get()
+        stream = FrameStream(job)
+        stream.ready()
+        return stream
+
+
+class FrameStream:
+    """The FrameBatch values of one video, read from its decode thread. Closing it (or dropping it,
+    or reaching its end) stops the decoding and closes the file."""
+
+    def __init__(self, job: _Job):
+        self._job: _Job | None = job
+
+    def ready(self) -> None:
+        """Wait for the probe: raise its error (closing the stream), if any."""
+        assert self._job is not None
+        kind, value = self._job.items.get()
         if kind == "error":
-            job.cancel()
+            self.close()
             raise value
-        return _stream(job)
 
+    def __iter__(self) -> FrameStream:
+        return self
 
-def _stream(job: _Job) -> Iterator[FrameBatch]:
-    try:
-        while True:
-            kind, value = job.items.get()
+    def __next__(self) -> FrameBatch:
+        while self._job is not None:
+            kind, value = self._job.items.get()
             if kind == "batch":
-                yield value
-            elif kind == "warn":
+                return value
+            if kind == "warn":
                 warnings.warn(value[0], value[1], stacklevel=2)
-            elif kind == "error":
+                continue
+            self.close()
+            if kind == "error":
                 raise value
-            else:  # "end"
-                return
-    finally:
-        job.cancel()
+            break  # "end"
+        raise StopIteration
+
+    def close(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+            self._job = None
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def _cancel_queued(worker: _Worker) -> None:
@@ -199,7 +228,7 @@ def _cancel_queued(worker: _Worker) -> None:
 
 
 def iter_frames_ahead(path: str | os.PathLike, config: DecodeConfig = DecodeConfig(),
-                      depth: int | None = None) -> Iterator[FrameBatch]:
+                      depth: int | None = None) -> FrameStream:
     """`iter_frames(path, config)` decoded in a background thread, `depth` batches ahead
     (default config.prefetch, at least 1)."""
     return DecodeAhead(config, depth).frames(path)

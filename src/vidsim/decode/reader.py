@@ -89,6 +89,7 @@ def _decode(container, stream, config: DecodeConfig, info: VideoInfo, strategy: 
     shaper: Shaper | None = None
     frames: list[np.ndarray] = []
     times: list[float] = []
+    shown: list[float] = []
     last_frame: av.VideoFrame | None = None
     last_image: np.ndarray | None = None
     total = 0
@@ -100,13 +101,15 @@ def _decode(container, stream, config: DecodeConfig, info: VideoInfo, strategy: 
             last_frame, last_image = frame, shaper(frame)
         frames.append(last_image)
         times.append(t)
+        stamp = frame.pts if frame.pts is not None else frame.dts
+        shown.append(source.seconds(stamp) if stamp is not None else float("nan"))
         total += 1
         if len(frames) == config.batch_size:
-            yield _batch(frames, times)
-            frames, times = [], []
+            yield _batch(frames, times, shown)
+            frames, times, shown = [], [], []
     last_frame = last_image = None
     if frames:
-        yield _batch(frames, times)
+        yield _batch(frames, times, shown)
     if total == 0:
         detail = source.damage.read_error or (
             f"{source.damage.bad_packets} packets failed to decode" if source.damage.bad_packets else None
@@ -115,8 +118,9 @@ def _decode(container, stream, config: DecodeConfig, info: VideoInfo, strategy: 
     _warn_if_damaged(name, source, sampler, stream, container, source.concealed_errors(), warn)
 
 
-def _batch(frames: list[np.ndarray], times: list[float]) -> FrameBatch:
-    return FrameBatch(frames=np.stack(frames), timestamps=np.asarray(times, dtype=np.float64))
+def _batch(frames: list[np.ndarray], times: list[float], shown: list[float]) -> FrameBatch:
+    return FrameBatch(frames=np.stack(frames), timestamps=np.asarray(times, dtype=np.float64),
+                      frame_times=np.asarray(shown, dtype=np.float64))
 
 
 def _warn_if_damaged(name: str, source: FrameSource, sampler: Sampler, stream, container, errors: int,

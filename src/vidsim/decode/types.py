@@ -17,6 +17,9 @@ class FrameBatch:
 
     frames: np.ndarray
     timestamps: np.ndarray
+    # float64 [B]: presentation time (s) of the decoded frame each sample shows: at or before its
+    # timestamp (after it only for samples before the first frame); NaN for an untimed frame
+    frame_times: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.frames.shape[0])

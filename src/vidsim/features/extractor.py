@@ -151,9 +151,9 @@ class FeatureExtractor(nn.Module):
                 with contextlib.suppress(Exception):  # this video's own error is the one to report
                     then()
             raise
-        if then is not None:
-            then()
         try:
+            if then is not None:
+                then()
             return self.embed_batches(batches, str(path), key, progress)
         finally:
-            batches.close()  # type: ignore[attr-defined]  # generators: an early exit stops the decoding
+            batches.close()  # type: ignore[attr-defined]  # an early exit stops the decoding
