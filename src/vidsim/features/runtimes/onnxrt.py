@@ -46,6 +46,8 @@ class OnnxRuntime(ExportedRuntime):
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # errors only
+        # idle intra-op threads sleep rather than spin: the decode thread needs the core between batches
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(str(path), options, providers=providers(device))
 
         def run(frames: np.ndarray) -> np.ndarray:
