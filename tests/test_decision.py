@@ -104,3 +104,18 @@ def test_a_damaged_thresholds_file_is_one_config_error_naming_it(tmp_path):
     entry = shipped().to_dict()
     path.write_text(json.dumps({"thresholds": [entry]}))
     assert read_thresholds(path) == [shipped()]
+
+
+def test_skipping_only_unsampled_frames_keeps_the_threshold_and_skipping_all_does_not():
+    from vidsim.config import DecodeConfig
+
+    entry = shipped()
+    assert entry.vidsim.decode.skip_nonref == "off"  # calibrated before frames were skipped
+    default = VidsimConfig()  # skip_nonref "unsampled": the same sampled frames
+    key = default.feature_key(entry.weights_version, entry.whitening_version)
+    assert key != entry.feature_key
+    assert copy_decision(default, key, EXHAUSTIVE).threshold == entry.threshold
+    approximate = VidsimConfig(decode=DecodeConfig(skip_nonref="all"))
+    decision = copy_decision(approximate, approximate.feature_key(entry.weights_version, entry.whitening_version),
+                             EXHAUSTIVE)
+    assert decision.threshold is None and "decode.skip_nonref is 'all', not 'off'" in decision.note

@@ -33,6 +33,9 @@ CODES_CLASSES = (EXHAUSTIVE, "binary", "float")  # those benchmarks/thresholds.p
 # feature fields that change scores by about 1e-3 at most (runtimes agree within 1e-4 at fp32,
 # bf16 drifts by ~1.4e-3: benchmarks/results/bf16_drift.md): a threshold holds across them
 _LOOSE_FEATURE_FIELDS = ("runtime", "precision")
+# skip_nonref values that give the same sampled frames ("unsampled" drops only frames no sample shows:
+# benchmarks/results/decode_accuracy.md): a threshold calibrated with one holds for the other
+_SAME_FRAMES = ("off", "unsampled")
 DecisionSource = Literal["shipped", "given"]
 
 
@@ -63,7 +66,11 @@ class ShippedThreshold:
     def mismatch(self, config: VidsimConfig, feature_key: str) -> str:
         """Why scores made with `config` (features with `feature_key`) are not the calibrated ones; "" if they are."""
         loose = {name: getattr(config.features, name) for name in _LOOSE_FEATURE_FIELDS}
-        calibrated = dataclasses.replace(self.vidsim, features=dataclasses.replace(self.vidsim.features, **loose))
+        decode = self.vidsim.decode
+        if decode.skip_nonref in _SAME_FRAMES and config.decode.skip_nonref in _SAME_FRAMES:
+            decode = dataclasses.replace(decode, skip_nonref=config.decode.skip_nonref)
+        calibrated = dataclasses.replace(self.vidsim, decode=decode,
+                                         features=dataclasses.replace(self.vidsim.features, **loose))
         reasons = []
         if calibrated.feature_key(self.weights_version, self.whitening_version) != feature_key:
             ignored = {f"decode.{n}" for n in VOLATILE_DECODE_FIELDS} | {
