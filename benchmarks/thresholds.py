@@ -104,7 +104,8 @@ def search_scores(method: VidsimMethod, split: Split, storage: IndexConfig, code
                   work: Path) -> Scores:
     """Every query searched with top_k = all references on an index of the split's references."""
     model = method.model
-    with Index.open(work / f"{split.name}-{codes}-{head_mode(model.config)}", storage, model=model, cache=cache) as index:
+    name = f"{model.config.features.backbone}-{head_mode(model.config)}-{codes}-{split.name}"
+    with Index.open(work / name, storage, model=model, cache=cache) as index:
         index.add([split.refs_dir])
         assert threshold_codes(index.stored.index, index.stored.dims) == codes
         stem_of = {r.id: Path(r.path).stem for r in index.list()}
@@ -151,7 +152,8 @@ def oracle(scores: Scores, gt: GroundTruth) -> tuple[float, float | None]:
 def by_family(pairs: list[tuple[str, str]], split: Split) -> str:
     counts = Counter(f"{split.attributes.get(q, {}).get('kind', '?')}/{split.attributes.get(q, {}).get('family', '?')}"
                      for q, _ in pairs)
-    return ", ".join(f"{name} {n}" for name, n in counts.most_common(4)) or "–"
+    top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:4]  # ties by name: the same text every run
+    return ", ".join(f"{name} {n}" for name, n in top) or "–"
 
 
 def main() -> None:

@@ -63,6 +63,9 @@ def test_other_scores_get_no_decision_and_a_note_naming_why():
     assert "features.dims is 128, not None" in decision.note and "--threshold" in decision.note and "\n" not in decision.note
     assert decision.describe() == decision.note and decision.to_dict()["value"] is None
 
+    config, key = with_features(entry, precision="int8", runtime="openvino")  # quantised: scores move further
+    assert "features.precision is 'int8', not 'fp32'" in copy_decision(config, key + "x", EXHAUSTIVE).note
+
     other_files = entry.vidsim.feature_key(entry.weights_version, "refitted.npz:0123456789abcdef")
     assert "whitening" in copy_decision(entry.vidsim, other_files, EXHAUSTIVE).note
 

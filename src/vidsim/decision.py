@@ -6,9 +6,9 @@ on their full features (`vidsim compare`, `matrix`, `evaluate`), "binary" / "flo
 `vidsim search` on an index with those codes. Each was chosen on the benchmark's dev split as
 the threshold with the highest recall at precision >= 0.95. A shipped threshold applies only to
 the scores it was calibrated on: the same features (feature key, up to the inference runtime and
-precision, which move scores by about 1e-3) and the same similarity configuration (head, head
-weights, symmetric). Anywhere else the decision is None, with a one-line note saying so and how
-to set a threshold (`--threshold`, `threshold=`), which always wins over the shipped one.
+fp32 / bf16 precision, which move scores by about 1e-3) and the same similarity configuration
+(head, head weights, symmetric). Anywhere else the decision is None, with a one-line note saying
+so and how to set a threshold (`--threshold`, `threshold=`), which always wins over the shipped one.
 """
 from __future__ import annotations
 
@@ -31,11 +31,13 @@ TARGET_PRECISION = 0.95  # the dev precision every shipped threshold keeps
 EXHAUSTIVE = "exhaustive"  # codes class of a comparison on full features (no index)
 CODES_CLASSES = (EXHAUSTIVE, "binary", "float")  # those benchmarks/thresholds.py calibrates
 # feature fields that change scores by about 1e-3 at most (runtimes agree within 1e-4 at fp32,
-# bf16 drifts by ~1.4e-3: benchmarks/results/bf16_drift.md): a threshold holds across them
+# bf16 drifts by ~1.4e-3: benchmarks/results/bf16_drift.md): a threshold holds across them; int8
+# (quantised networks) moves scores further and needs its own calibration
 _LOOSE_FEATURE_FIELDS = ("runtime", "precision")
 # skip_nonref values that give the same sampled frames ("unsampled" drops only frames no sample shows:
 # benchmarks/results/decode_accuracy.md): a threshold calibrated with one holds for the other
 _SAME_FRAMES = ("off", "unsampled")
+_LOOSE_PRECISIONS = ("fp32", "bf16")
 DecisionSource = Literal["shipped", "given"]
 
 
@@ -66,6 +68,8 @@ class ShippedThreshold:
     def mismatch(self, config: VidsimConfig, feature_key: str) -> str:
         """Why scores made with `config` (features with `feature_key`) are not the calibrated ones; "" if they are."""
         loose = {name: getattr(config.features, name) for name in _LOOSE_FEATURE_FIELDS}
+        if not {loose["precision"], self.vidsim.features.precision} <= set(_LOOSE_PRECISIONS):
+            loose.pop("precision")
         decode = self.vidsim.decode
         if decode.skip_nonref in _SAME_FRAMES and config.decode.skip_nonref in _SAME_FRAMES:
             decode = dataclasses.replace(decode, skip_nonref=config.decode.skip_nonref)
@@ -74,7 +78,7 @@ class ShippedThreshold:
         reasons = []
         if calibrated.feature_key(self.weights_version, self.whitening_version) != feature_key:
             ignored = {f"decode.{n}" for n in VOLATILE_DECODE_FIELDS} | {
-                f"features.{n}" for n in (*VOLATILE_FEATURE_FIELDS, *_LOOSE_FEATURE_FIELDS)}
+                f"features.{n}" for n in (*VOLATILE_FEATURE_FIELDS, *loose)}
             reasons = [d for d in _differences(calibrated.to_dict(), config.to_dict(), ("decode", "features"))
                        if d.split(" ")[0] not in ignored]
             reasons = reasons or ["other backbone weights or whitening files"]
