@@ -36,7 +36,7 @@ def test_index_add_list_stats(cli_index, index_clips, feature_cache, capsys):
     stats = json.loads(out)
     assert stats["videos"] == 3 and stats["frames"] == 24 and set(stats["bytes"]) == {"catalog", "codes", "vectors", "config"}
     code, out, _ = _run(capsys, "index", "stats", "--index", cli_index)
-    assert code == 0 and "/hour of video" in out and "binary512x256" in out
+    assert code == 0 and "/hour of video" in out and "int8x256" in out
 
 
 def test_search_json_and_table(cli_index, index_clips, feature_cache, capsys):

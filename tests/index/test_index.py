@@ -74,7 +74,7 @@ def test_stats_and_list(built):
     assert (stats.videos, stats.frames, stats.vectors, stats.vector_kind) == (3, 24, 24, "flat")
     assert stats.hours == pytest.approx(24 / 3600, rel=0.1)
     assert set(stats.bytes) == {"catalog", "codes", "vectors", "config"} and stats.bytes["codes"] > 24 * 9 * 512 // 8
-    assert stats.codes == "binary512x256"
+    assert stats.codes == "int8x256"  # the default codes
     assert [r.id for r in index.list()] == [1, 2, 3]
 
 
