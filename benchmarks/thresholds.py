@@ -50,7 +50,7 @@ from vidsim.resources import packaged_heads, packaged_thresholds, packaged_white
 from vidsim.store import FeatureCache  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-MODES = ("chamfer", "chamfer-symmetric", "visil")
+MODES = ("chamfer", "chamfer-symmetric", "chamfer-symmetric-partial", "visil")
 INDEX_CODES = {  # codes class -> the index storage it is calibrated on
     "binary": IndexConfig(codes="binary", code_projection="orthogonal", code_bits=512),
     "float": IndexConfig(codes="float32"),
@@ -89,7 +89,8 @@ def mode_config(backbone: str, mode: str) -> VidsimConfig:
     return VidsimConfig(features=FeatureConfig(backbone=backbone),
                         similarity=SimilarityConfig(head="visil" if learned else "chamfer",
                                                     head_weights="auto" if learned else None,
-                                                    symmetric=mode.endswith("-symmetric")))
+                                                    symmetric="-symmetric" in mode,
+                                                    symmetric_partial=mode.endswith("-partial")))
 
 
 def exhaustive_scores(method: VidsimMethod, split: Split) -> Scores:

@@ -35,7 +35,7 @@ def with_features(entry: ShippedThreshold, **fields) -> tuple[VidsimConfig, str]
 
 def test_thresholds_ship_for_every_mode_and_codes_of_the_default_backbone():
     entries = read_thresholds()
-    modes = {"chamfer", "chamfer-symmetric", "visil"}
+    modes = {"chamfer", "chamfer-symmetric", "chamfer-symmetric-partial", "visil"}
     assert {(e.mode, e.codes) for e in entries if e.backbone == DEFAULT} == {(m, c) for m in modes for c in CODES_CLASSES}
     for e in entries:
         assert e.dev_precision >= TARGET_PRECISION and 0 < e.dev_recall <= 1 and e.dev_copies > 0
@@ -76,7 +76,7 @@ def test_other_scores_get_no_decision_and_a_note_naming_why():
     other = VidsimConfig(features=FeatureConfig(backbone="resnet50"))
     note = copy_decision(other, "0" * 16, "binary").note
     assert note.startswith("no copy threshold ships for resnet50 / chamfer / binary codes")
-    assert "no copy threshold ships" in copy_decision(entry.vidsim, entry.feature_key, "int8x256").note
+    assert "no copy threshold ships" in copy_decision(entry.vidsim, entry.feature_key, "int4x256").note
 
 
 def test_a_given_threshold_wins_over_the_shipped_one_and_must_be_a_number():
@@ -90,12 +90,13 @@ def test_a_given_threshold_wins_over_the_shipped_one_and_must_be_a_number():
 
 
 def test_index_codes_map_to_their_threshold_class():
-    assert threshold_codes(IndexConfig(), 256) == "binary"
+    assert threshold_codes(IndexConfig(), 256) == "float"  # the default, int8
+    assert threshold_codes(IndexConfig(codes="binary"), 256) == "binary"
     assert threshold_codes(IndexConfig(codes="float32"), 256) == threshold_codes(IndexConfig(codes="float16"), 256) == "float"
     assert threshold_codes(IndexConfig(codes="float16", code_dims=256), 256) == "float"
-    assert threshold_codes(IndexConfig(code_bits=256), 256) == "binary256x256"
+    assert threshold_codes(IndexConfig(codes="binary", code_bits=256), 256) == "binary256x256"
     assert threshold_codes(IndexConfig(codes="float32", code_dims=128), 256) == "float32x128"
-    assert threshold_codes(IndexConfig(codes="int8"), 256) == "int8x256"
+    assert threshold_codes(IndexConfig(codes="int8", code_dims=128), 256) == "int8x128"
 
 
 def test_a_damaged_thresholds_file_is_one_config_error_naming_it(tmp_path):

@@ -128,6 +128,11 @@ class SimilarityConfig:
             raise ConfigError(f"flip_margin must be a number >= 0, got {self.flip_margin!r}")
 
 
+# What a saved similarity section without these fields meant (vidsim before the levers): an index,
+# report or threshold made then keeps scoring as it did.
+SAVED_BEFORE_LEVERS = {"symmetric_partial": False, "min_frame_std": 0.0}
+
+
 @dataclass(frozen=True)
 class VidsimConfig:
     decode: DecodeConfig = field(default_factory=DecodeConfig)
@@ -157,10 +162,13 @@ class VidsimConfig:
         decode = data.get("decode", {})
         if isinstance(decode, Mapping) and "decode" in data:  # saved before frames were skipped: all decoded
             decode = {"skip_nonref": "off", **decode}
+        similarity = data.get("similarity", {})
+        if isinstance(similarity, Mapping) and "similarity" in data:  # saved before the levers: as it scored then
+            similarity = {**SAVED_BEFORE_LEVERS, **similarity}
         return cls(
             decode=_build(DecodeConfig, decode),
             features=_build(FeatureConfig, features),
-            similarity=_build(SimilarityConfig, data.get("similarity", {})),
+            similarity=_build(SimilarityConfig, similarity),
         )
 
     @classmethod

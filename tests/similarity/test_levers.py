@@ -177,7 +177,7 @@ def test_lever_fields_are_checked():
     with pytest.raises(ConfigError, match="flip_margin"):
         SimilarityConfig(flip_margin=float("nan"))
     saved_before = VidsimConfig.from_dict({"similarity": {"head": "chamfer"}})  # a config.json without the fields
-    assert saved_before.similarity.min_frame_std == SimilarityConfig().min_frame_std
+    assert (saved_before.similarity.min_frame_std, saved_before.similarity.symmetric_partial) == (0.0, False)
 
 
 def test_symmetric_by_default_for_the_chamfer_head_only():

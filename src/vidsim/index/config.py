@@ -197,12 +197,12 @@ class StoredConfig:
 
 def threshold_codes(config: IndexConfig, dims: int) -> str:
     """The codes class whose copy threshold applies to an index's scores (`vidsim.decision`):
-    "binary" (the default layout: 512 projected sign bits, all dims), "float" (float32, or
-    float16, whose scores are within 1e-3 of float32's), else the codes label (no threshold ships)."""
+    "binary" (512 projected sign bits, all dims), "float" (float32, or float16 or int8, the
+    default, whose scores are within 1e-3 of float32's), else the codes label (no threshold ships)."""
     all_dims = config.code_dims in (None, dims)
     if config.codes == "binary" and config.code_projection == "orthogonal" and config.code_bits == 512 and all_dims:
         return "binary"
-    if config.codes in ("float32", "float16") and all_dims:
+    if config.codes in ("float32", "float16", "int8") and all_dims:
         return "float"
     return config.codes_label(dims)
 
