@@ -211,6 +211,7 @@ def main() -> None:
     report["versions"] = versions(PACKAGES)
     for split in args.splits:
         queries, refs, gt, manifest = derived_split(args.bench, split)
+        ref_attributes = args.bench / f"refs_{split.partition('-')[0]}.csv"  # the same references' sources
         for label in labels:
             name, options, flags = VARIANTS[label]
             method = build_method(name, cache=cache, **options)
@@ -218,11 +219,12 @@ def main() -> None:
             started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
             t = time.time()
             run = run_evaluation(queries, refs, gt, [method], args.reports / split / _slug(label),
-                                 attributes=manifest, title=f"{split}: {label}")
+                                 attributes=manifest, ref_attributes=ref_attributes, title=f"{split}: {label}")
             result = run.results[0]
             report["runs"].setdefault(split, {})[label] = {
                 "date": started, "seconds": round(time.time() - t, 1), "failures": run.failures,
                 "command": f"vidsim evaluate --queries {queries} --refs {refs} --gt {gt} --attributes {manifest} "
+                           f"--ref-attributes {ref_attributes} "
                            f"{flags}".strip(),
                 "options": options, "metrics": dict(result.metrics),
                 "family": {g: {k: v.get(k) for k in ("mAP", "uAP")} for g, v in result.groups.get("family", {}).items()},

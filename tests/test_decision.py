@@ -75,7 +75,7 @@ def test_other_scores_get_no_decision_and_a_note_naming_why():
 
     other = VidsimConfig(features=FeatureConfig(backbone="resnet50"))
     note = copy_decision(other, "0" * 16, "binary").note
-    assert note.startswith("no copy threshold ships for resnet50 / chamfer / binary codes")
+    assert note.startswith("no copy threshold ships for resnet50 / chamfer-symmetric-partial / binary codes")
     assert "no copy threshold ships" in copy_decision(entry.vidsim, entry.feature_key, "int4x256").note
 
 
@@ -115,11 +115,32 @@ def test_skipping_only_unsampled_frames_keeps_the_threshold_and_skipping_all_doe
 
     entry = shipped()
     assert entry.vidsim.decode.skip_nonref == "off"  # calibrated before frames were skipped
-    default = VidsimConfig()  # skip_nonref "unsampled": the same sampled frames
+    default = VidsimConfig(similarity=SimilarityConfig(symmetric=False))  # skip_nonref "unsampled": the same frames
     key = default.feature_key(entry.weights_version, entry.whitening_version)
     assert key != entry.feature_key
     assert copy_decision(default, key, EXHAUSTIVE).threshold == entry.threshold
-    approximate = VidsimConfig(decode=DecodeConfig(skip_nonref="all"))
+    approximate = VidsimConfig(decode=DecodeConfig(skip_nonref="all"), similarity=SimilarityConfig(symmetric=False))
     decision = copy_decision(approximate, approximate.feature_key(entry.weights_version, entry.whitening_version),
                              EXHAUSTIVE)
     assert decision.threshold is None and "decode.skip_nonref is 'all', not 'off'" in decision.note
+
+
+def test_the_levers_decide_with_the_threshold_of_the_mode_they_score_in():
+    """The default mode has its own thresholds; min_frame_std up to 13 leaves the benchmark's frames
+    alone, so a threshold calibrated without it still applies; a mirrored query is not calibrated."""
+    default = VidsimConfig()
+    assert head_mode(default) == "chamfer-symmetric-partial"
+    entry = shipped("chamfer-symmetric-partial")
+    key = default.feature_key(entry.weights_version, entry.whitening_version)
+    assert copy_decision(default, key, EXHAUSTIVE).threshold == entry.threshold
+    explicit = VidsimConfig(similarity=SimilarityConfig(symmetric=True, min_frame_std=12.0))
+    assert copy_decision(explicit, key, EXHAUSTIVE).threshold == entry.threshold
+    plain = shipped("chamfer")
+    assert plain.vidsim.similarity.min_frame_std == 0.0  # calibrated before the levers
+    no_sym = VidsimConfig(similarity=SimilarityConfig(symmetric=False))  # min_frame_std 8
+    assert copy_decision(no_sym, key, EXHAUSTIVE).threshold == plain.threshold
+    flipped = VidsimConfig(similarity=SimilarityConfig(flip_query=True))
+    note = copy_decision(flipped, key, EXHAUSTIVE).note
+    assert "similarity.flip_query is True, not False" in note
+    strict = VidsimConfig(similarity=SimilarityConfig(min_frame_std=20.0))
+    assert "min_frame_std is 20.0" in copy_decision(strict, key, EXHAUSTIVE).note

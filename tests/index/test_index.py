@@ -196,7 +196,7 @@ def test_overrides_apply_on_top_of_the_stored_configuration(built):
     with Index.open(index.directory, overrides={"index.search.candidates": 5}) as other:
         assert other.search_config.candidates == 5 and other.stored.index == index.stored.index
     with pytest.raises(ConfigMismatchError, match="codes"):
-        Index.open(index.directory, overrides={"index.codes": "int8"})
+        Index.open(index.directory, overrides={"index.codes": "binary"})  # not the index's (the default, int8)
     with pytest.raises(ConfigMismatchError, match="dims"):
         Index.open(index.directory, overrides={"vidsim.features.dims": 128})
     with Index.open(index.directory, overrides={"vidsim.features.batch_size": 4}) as other:  # speed only
