@@ -50,7 +50,7 @@ from vidsim.resources import packaged_heads, packaged_thresholds, packaged_white
 from vidsim.store import FeatureCache  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-MODES = ("chamfer", "chamfer-symmetric", "visil")
+MODES = ("chamfer", "chamfer-symmetric", "chamfer-symmetric-partial", "visil")
 INDEX_CODES = {  # codes class -> the index storage it is calibrated on
     "binary": IndexConfig(codes="binary", code_projection="orthogonal", code_bits=512),
     "float": IndexConfig(codes="float32"),
@@ -89,7 +89,8 @@ def mode_config(backbone: str, mode: str) -> VidsimConfig:
     return VidsimConfig(features=FeatureConfig(backbone=backbone),
                         similarity=SimilarityConfig(head="visil" if learned else "chamfer",
                                                     head_weights="auto" if learned else None,
-                                                    symmetric=mode.endswith("-symmetric")))
+                                                    symmetric="-symmetric" in mode,
+                                                    symmetric_partial=mode.endswith("-partial")))
 
 
 def exhaustive_scores(method: VidsimMethod, split: Split) -> Scores:
@@ -254,8 +255,9 @@ def write_report(path: Path, rows: list[dict[str, Any]], skipped: dict[str, str]
         f"{len(test.refs)} ({test.gt.n_positive_pairs} copies). Every (query, reference) pair is scored as users "
         "score it: *exhaustive* = the `vidsim` evaluation method on full features (`vidsim compare`, `matrix`, "
         "`evaluate`); *binary* / *float* = `Index.search` with top_k = all references on an index of the split's "
-        "references with the default binary codes (512 projected sign bits) / float32 codes (float16 indexes "
-        f"use the float threshold), default SearchConfig. The threshold is the one with the highest dev recall "
+        "references with binary codes (512 projected sign bits) / float32 codes (float16 and int8 indexes, int8 "
+        "the default, use the float threshold: int8 scores are within 2e-4 of float32's on dev), default "
+        "SearchConfig. The threshold is the one with the highest dev recall "
         f"at precision >= {TARGET_PRECISION} (midway between the lowest accepted score and the next lower one); "
         "`is_copy` = similarity >= threshold. Test was measured once, after the choice. Test R@P95 is test's "
         "own best recall at precision >= 0.95 (a threshold chosen on test): the gap to the shipped threshold's "

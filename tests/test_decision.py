@@ -35,7 +35,7 @@ def with_features(entry: ShippedThreshold, **fields) -> tuple[VidsimConfig, str]
 
 def test_thresholds_ship_for_every_mode_and_codes_of_the_default_backbone():
     entries = read_thresholds()
-    modes = {"chamfer", "chamfer-symmetric", "visil"}
+    modes = {"chamfer", "chamfer-symmetric", "chamfer-symmetric-partial", "visil"}
     assert {(e.mode, e.codes) for e in entries if e.backbone == DEFAULT} == {(m, c) for m in modes for c in CODES_CLASSES}
     for e in entries:
         assert e.dev_precision >= TARGET_PRECISION and 0 < e.dev_recall <= 1 and e.dev_copies > 0
@@ -75,8 +75,8 @@ def test_other_scores_get_no_decision_and_a_note_naming_why():
 
     other = VidsimConfig(features=FeatureConfig(backbone="resnet50"))
     note = copy_decision(other, "0" * 16, "binary").note
-    assert note.startswith("no copy threshold ships for resnet50 / chamfer / binary codes")
-    assert "no copy threshold ships" in copy_decision(entry.vidsim, entry.feature_key, "int8x256").note
+    assert note.startswith("no copy threshold ships for resnet50 / chamfer-symmetric-partial / binary codes")
+    assert "no copy threshold ships" in copy_decision(entry.vidsim, entry.feature_key, "int4x256").note
 
 
 def test_a_given_threshold_wins_over_the_shipped_one_and_must_be_a_number():
@@ -90,12 +90,13 @@ def test_a_given_threshold_wins_over_the_shipped_one_and_must_be_a_number():
 
 
 def test_index_codes_map_to_their_threshold_class():
-    assert threshold_codes(IndexConfig(), 256) == "binary"
+    assert threshold_codes(IndexConfig(), 256) == "float"  # the default, int8
+    assert threshold_codes(IndexConfig(codes="binary"), 256) == "binary"
     assert threshold_codes(IndexConfig(codes="float32"), 256) == threshold_codes(IndexConfig(codes="float16"), 256) == "float"
     assert threshold_codes(IndexConfig(codes="float16", code_dims=256), 256) == "float"
-    assert threshold_codes(IndexConfig(code_bits=256), 256) == "binary256x256"
+    assert threshold_codes(IndexConfig(codes="binary", code_bits=256), 256) == "binary256x256"
     assert threshold_codes(IndexConfig(codes="float32", code_dims=128), 256) == "float32x128"
-    assert threshold_codes(IndexConfig(codes="int8"), 256) == "int8x256"
+    assert threshold_codes(IndexConfig(codes="int8", code_dims=128), 256) == "int8x128"
 
 
 def test_a_damaged_thresholds_file_is_one_config_error_naming_it(tmp_path):
@@ -114,11 +115,32 @@ def test_skipping_only_unsampled_frames_keeps_the_threshold_and_skipping_all_doe
 
     entry = shipped()
     assert entry.vidsim.decode.skip_nonref == "off"  # calibrated before frames were skipped
-    default = VidsimConfig()  # skip_nonref "unsampled": the same sampled frames
+    default = VidsimConfig(similarity=SimilarityConfig(symmetric=False))  # skip_nonref "unsampled": the same frames
     key = default.feature_key(entry.weights_version, entry.whitening_version)
     assert key != entry.feature_key
     assert copy_decision(default, key, EXHAUSTIVE).threshold == entry.threshold
-    approximate = VidsimConfig(decode=DecodeConfig(skip_nonref="all"))
+    approximate = VidsimConfig(decode=DecodeConfig(skip_nonref="all"), similarity=SimilarityConfig(symmetric=False))
     decision = copy_decision(approximate, approximate.feature_key(entry.weights_version, entry.whitening_version),
                              EXHAUSTIVE)
     assert decision.threshold is None and "decode.skip_nonref is 'all', not 'off'" in decision.note
+
+
+def test_the_levers_decide_with_the_threshold_of_the_mode_they_score_in():
+    """The default mode has its own thresholds; min_frame_std up to 13 leaves the benchmark's frames
+    alone, so a threshold calibrated without it still applies; a mirrored query is not calibrated."""
+    default = VidsimConfig()
+    assert head_mode(default) == "chamfer-symmetric-partial"
+    entry = shipped("chamfer-symmetric-partial")
+    key = default.feature_key(entry.weights_version, entry.whitening_version)
+    assert copy_decision(default, key, EXHAUSTIVE).threshold == entry.threshold
+    explicit = VidsimConfig(similarity=SimilarityConfig(symmetric=True, min_frame_std=12.0))
+    assert copy_decision(explicit, key, EXHAUSTIVE).threshold == entry.threshold
+    plain = shipped("chamfer")
+    assert plain.vidsim.similarity.min_frame_std == 0.0  # calibrated before the levers
+    no_sym = VidsimConfig(similarity=SimilarityConfig(symmetric=False))  # min_frame_std 8
+    assert copy_decision(no_sym, key, EXHAUSTIVE).threshold == plain.threshold
+    flipped = VidsimConfig(similarity=SimilarityConfig(flip_query=True))
+    note = copy_decision(flipped, key, EXHAUSTIVE).note
+    assert "similarity.flip_query is True, not False" in note
+    strict = VidsimConfig(similarity=SimilarityConfig(min_frame_std=20.0))
+    assert "min_frame_std is 20.0" in copy_decision(strict, key, EXHAUSTIVE).note

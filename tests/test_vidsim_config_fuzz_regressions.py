@@ -17,7 +17,7 @@ from vidsim.errors import ConfigError
     ({"decode": {"resize": 1.5}}, "decode.resize must be an integer, got 1.5"),
     ({"features": {"dims": [128]}}, r"features.dims must be an integer or null, got \[128\]"),
     ({"features": {"backbone": None}}, "features.backbone must be a string, got None"),
-    ({"similarity": {"symmetric": 1}}, "similarity.symmetric must be true or false, got 1"),
+    ({"similarity": {"symmetric": 1}}, "similarity.symmetric must be true or false or null, got 1"),
     ({"similarity": {"head_weights": {"file": "x"}}}, "similarity.head_weights must be a string or null"),
 ])
 def test_wrong_shapes_and_types_are_config_errors(data, message):

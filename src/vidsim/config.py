@@ -98,11 +98,39 @@ class SimilarityConfig:
     # ViSiL head state_dict (attention + comparator, official key names): a file, or "auto" = the head
     # packaged for the backbone, which VidsimConfig records as "packaged:<backbone>@<version>".
     head_weights: str | None = None
-    symmetric: bool = False
+    # Chamfer in both directions; None: by the head's kind, on for chamfer, off for the learned head
+    # (`resolved_symmetric`). `symmetric_partial`: the target-to-query direction averages the target's
+    # best-matching P frames when it is longer than a P-frame query (chamfer_score), not all of them.
+    # These defaults and min_frame_std 8 were chosen on the benchmark's dev split (benchmarks/results/levers.md).
+    symmetric: bool | None = None
+    symmetric_partial: bool = True
     chunk_frames: int = 2048  # targets longer than this are scored in chunks (official protocol)
+    # Also score the query's horizontal mirror image and keep the better score (one more extraction
+    # of each query; the references, and an index, are unchanged). The mirror's score counts less
+    # `flip_margin` (similarity.views): it takes back what the larger of two scores adds to non-copies.
+    flip_query: bool = False
+    flip_margin: float = 0.05
+    # Frames whose pixel standard deviation (0-255, VideoFeatures.frame_std) is below this are
+    # uninformative (black, blank, one colour) and left out of comparisons and votes; 0 keeps all.
+    min_frame_std: float = 8.0
+
+    @property
+    def resolved_symmetric(self) -> bool:
+        """Whether scoring is symmetric: `symmetric`, or where it is None, on for the chamfer head only
+        (for the learned head the partial symmetric variant lost on the dev split's short queries)."""
+        return self.symmetric if self.symmetric is not None else self.head == "chamfer"
 
     def __post_init__(self) -> None:
         check_choices(self)
+        if not self.min_frame_std >= 0:
+            raise ConfigError(f"min_frame_std must be a number >= 0, got {self.min_frame_std!r}")
+        if not self.flip_margin >= 0:
+            raise ConfigError(f"flip_margin must be a number >= 0, got {self.flip_margin!r}")
+
+
+# What a saved similarity section without these fields meant (vidsim before the levers): an index,
+# report or threshold made then keeps scoring as it did.
+SAVED_BEFORE_LEVERS = {"symmetric_partial": False, "min_frame_std": 0.0}
 
 
 @dataclass(frozen=True)
@@ -134,10 +162,13 @@ class VidsimConfig:
         decode = data.get("decode", {})
         if isinstance(decode, Mapping) and "decode" in data:  # saved before frames were skipped: all decoded
             decode = {"skip_nonref": "off", **decode}
+        similarity = data.get("similarity", {})
+        if isinstance(similarity, Mapping) and "similarity" in data:  # saved before the levers: as it scored then
+            similarity = {**SAVED_BEFORE_LEVERS, **similarity}
         return cls(
             decode=_build(DecodeConfig, decode),
             features=_build(FeatureConfig, features),
-            similarity=_build(SimilarityConfig, data.get("similarity", {})),
+            similarity=_build(SimilarityConfig, similarity),
         )
 
     @classmethod

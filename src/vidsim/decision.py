@@ -38,6 +38,10 @@ _LOOSE_FEATURE_FIELDS = ("runtime", "precision")
 # benchmarks/results/decode_accuracy.md): a threshold calibrated with one holds for the other
 _SAME_FRAMES = ("off", "unsampled")
 _LOOSE_PRECISIONS = ("fp32", "bf16")
+# every frame of the benchmark's dev and test videos has a pixel standard deviation of at least 13.4
+# (benchmarks/results/levers.md): up to 13, min_frame_std leaves no calibration frame out, so a
+# threshold calibrated at one such value is the one calibrated at any other
+_SAME_SCORES_MIN_FRAME_STD = 13.0
 DecisionSource = Literal["shipped", "given"]
 
 
@@ -82,7 +86,7 @@ class ShippedThreshold:
             reasons = [d for d in _differences(calibrated.to_dict(), config.to_dict(), ("decode", "features"))
                        if d.split(" ")[0] not in ignored]
             reasons = reasons or ["other backbone weights or whitening files"]
-        reasons += _differences(calibrated.to_dict(), config.to_dict(), ("similarity",))
+        reasons += _differences(_scoring(calibrated), _scoring(config), ("similarity",))
         return "; ".join(reasons)
 
     def to_dict(self) -> dict[str, Any]:
@@ -143,8 +147,23 @@ class CopyDecision:
 
 def head_mode(config: VidsimConfig) -> str:
     """The head's mode label for `config` (as `ViSiLHead.mode` prints it)."""
-    kind = config.similarity.head
-    return f"{kind}-symmetric" if config.similarity.symmetric else kind
+    similarity = config.similarity
+    if not similarity.resolved_symmetric:
+        return similarity.head
+    return f"{similarity.head}-symmetric-partial" if similarity.symmetric_partial else f"{similarity.head}-symmetric"
+
+
+def _scoring(config: VidsimConfig) -> dict[str, Any]:
+    """`config.to_dict()` with the similarity section as it scores: symmetric resolved for the head,
+    symmetric_partial only where symmetric, min_frame_std 0 up to `_SAME_SCORES_MIN_FRAME_STD`."""
+    data = config.to_dict()
+    similarity = dict(data["similarity"])
+    similarity["symmetric"] = config.similarity.resolved_symmetric
+    if not similarity["symmetric"]:
+        similarity["symmetric_partial"] = False
+    if similarity["min_frame_std"] <= _SAME_SCORES_MIN_FRAME_STD:
+        similarity["min_frame_std"] = 0.0
+    return {**data, "similarity": similarity}
 
 
 def read_thresholds(path: Path | None = None) -> list[ShippedThreshold]:

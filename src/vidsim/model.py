@@ -22,9 +22,12 @@ import torch
 from torch import nn
 
 from vidsim.config import VidsimConfig
+from vidsim.errors import ModelError
 from vidsim.features import FeatureExtractor, VideoFeatures
 from vidsim.features.types import feature_key_matches
 from vidsim.similarity import ViSiLHead
+from vidsim.similarity.informative import FrameMask, informative_frames
+from vidsim.similarity.views import better_view
 from vidsim.store import FEATURE_SUFFIX, FeatureCache, content_hash, load_features
 
 if TYPE_CHECKING:
@@ -65,32 +68,38 @@ class ViSiL(nn.Module):
         cache: FeatureCache | None = None,
         progress: Callable[[int, float], None] | None = None,
         then: NextVideo = None,
+        mirror: bool = False,
     ) -> VideoFeatures:
         """Features of a video file (streamed), or of a saved feature file (.safetensors).
 
         With a cache, features are looked up by the file's content hash and stored after
-        extraction. Returned features are before attention; the calculate_* methods apply it.
+        extraction (an entry made before frames were measured, without `frame_std`, is made
+        again). Returned features are before attention; the calculate_* methods apply it.
         `then`: the video the caller will ask for next (or a function naming it, called once
         this one is being decoded): it is decoded in the background as soon as this one is,
-        unless it is a feature file or cached.
+        unless it is a feature file or cached. `mirror`: features of the video's horizontal mirror
+        image (what `flip_query` compares too).
         """
         path = Path(path)
         if path.suffix == FEATURE_SUFFIX:
+            if mirror:
+                raise ModelError(f"{path}: a feature file holds no pictures to mirror; give the video itself")
             features = load_features(path)
             self._check_features(features, path)
             self._expect_next(then, cache)
             return features
         file_hash = content_hash(path) if cache is not None else ""
-        cached = cache.get(file_hash, self.feature_key) if cache is not None else None
-        if cached is not None:
+        view = "mirror" if mirror else ""
+        cached = cache.get(file_hash, self.feature_key, view) if cache is not None else None
+        if cached is not None and cached.frame_std is not None:
             self._expect_next(then, cache)
             return cached
         decode = self.config.decode
         ahead = self.decode_ahead() if decode.prefetch > 0 else None
         features = self.extractor.extract_video(path, decode, progress, ahead,
-                                                then=lambda: self._expect_next(then, cache))
+                                                then=lambda: self._expect_next(then, cache), mirror=mirror)
         if cache is not None:
-            _cache_put(cache, file_hash, features)
+            _cache_put(cache, file_hash, features, view)
         return features
 
     def decode_ahead(self) -> DecodeAhead:
@@ -124,6 +133,27 @@ class ViSiL(nn.Module):
         if following is not None:
             self.expect(following, cache)
 
+    def query_views(
+        self,
+        path: str | Path,
+        cache: FeatureCache | None = None,
+        progress: Callable[[int, float], None] | None = None,
+    ) -> list[VideoFeatures]:
+        """The features a query is compared with: the video's, then, with `flip_query`, its mirror
+        image's (a feature file has no pictures to mirror: its features alone)."""
+        views = [self.extract_video(path, cache, progress)]
+        if self.config.similarity.flip_query and Path(path).suffix != FEATURE_SUFFIX:
+            views.append(self.extract_video(path, cache, progress, mirror=True))
+        return views
+
+    def frame_mask(self, query: FeaturesLike, target: FeaturesLike) -> FrameMask | None:
+        """The (query, target) frames to compare: the informative ones (`min_frame_std`) of
+        VideoFeatures; None (all frames) for tensors and arrays, or when the rule is off."""
+        min_std = self.config.similarity.min_frame_std
+        rows = informative_frames(query.frame_std, min_std) if isinstance(query, VideoFeatures) else None
+        cols = informative_frames(target.frame_std, min_std) if isinstance(target, VideoFeatures) else None
+        return None if rows is None and cols is None else (rows, cols)
+
     def _check_features(self, features: VideoFeatures, path: Path) -> None:
         from vidsim.errors import ConfigMismatchError
 
@@ -153,12 +183,21 @@ class ViSiL(nn.Module):
         return self.head.comparator_output(f2f) if self.head.learned else f2f
 
     @torch.no_grad()
-    def calculate_video_similarity(self, query: FeaturesLike, target: FeaturesLike) -> torch.Tensor:
-        """Video-to-video similarity (a 0-d tensor), chunked over long targets."""
-        return self.head(self.prepare(query), self.prepare(target))
+    def calculate_video_similarity(self, query: FeaturesLike, target: FeaturesLike,
+                                   mirror: FeaturesLike | None = None) -> torch.Tensor:
+        """Video-to-video similarity (a 0-d tensor), chunked over long targets; uninformative frames
+        of VideoFeatures are left out (`min_frame_std`). `mirror`: the query's mirror image
+        (`extract_video(..., mirror=True)`): the better of both scores (`similarity.views`)."""
+        target_prepared = self.prepare(target)
+        score = self.head(self.prepare(query), target_prepared, self.frame_mask(query, target))
+        if mirror is None:
+            return score
+        flipped = self.head(self.prepare(mirror), target_prepared, self.frame_mask(mirror, target))
+        kept, _ = better_view(float(score), float(flipped), self.config.similarity.flip_margin)
+        return torch.tensor(kept, dtype=score.dtype)
 
 
-def _cache_put(cache: FeatureCache, file_hash: str, features: VideoFeatures) -> None:
+def _cache_put(cache: FeatureCache, file_hash: str, features: VideoFeatures, view: str = "") -> None:
     """Store features in the cache; a cache that cannot be written (disk full, read-only) only warns."""
     import warnings
 
@@ -166,12 +205,12 @@ def _cache_put(cache: FeatureCache, file_hash: str, features: VideoFeatures) -> 
     from vidsim.fsutil import write_error_cause
 
     try:
-        cache.put(file_hash, features)
+        cache.put(file_hash, features, view)
     except Exception as exc:  # only failed writes are tolerated
         cause = write_error_cause(exc, cache.root)
         if cause is None:
             raise
-        warnings.warn(f"{cache.entry(file_hash, features.feature_key)}: cannot write the feature cache entry "
+        warnings.warn(f"{cache.entry(file_hash, features.feature_key, view)}: cannot write the feature cache entry "
                       f"({cause}); going on without it", CacheWriteWarning, stacklevel=3)
 
 
@@ -187,33 +226,51 @@ class Comparison:
     visil_output: np.ndarray | None  # comparator map (learned mode only)
     query_timestamps: np.ndarray
     target_timestamps: np.ndarray
+    mirrored: bool = False  # the query's mirror image scored better (flip_query)
 
 
-def compare_videos(model: ViSiL, query: VideoFeatures, target: VideoFeatures) -> Comparison:
-    """Score one pair and keep the maps for plotting."""
+def compare_videos(model: ViSiL, query: VideoFeatures, target: VideoFeatures,
+                   mirror: VideoFeatures | None = None) -> Comparison:
+    """Score one pair and keep the maps for plotting (of the view kept); with the query's `mirror`
+    image, the better of both views (`similarity.views`; `Comparison.mirrored` says which)."""
+    flipped = None if mirror is None else float(model.calculate_video_similarity(mirror, target))
+    similarity, mirrored = better_view(float(model.calculate_video_similarity(query, target)), flipped,
+                                       model.config.similarity.flip_margin)
+    if mirrored and mirror is not None:
+        query = mirror
     f2f = model.calculate_f2f_matrix(query, target)
     output = model.head.comparator_output(f2f).cpu().numpy() if model.head.learned else None
     return Comparison(
         query=query.source,
         target=target.source,
-        similarity=float(model.calculate_video_similarity(query, target)),
+        similarity=similarity,
         mode=model.mode,
         f2f=f2f.cpu().numpy(),
         visil_output=output,
         query_timestamps=query.timestamps,
         target_timestamps=target.timestamps,
+        mirrored=mirrored,
     )
 
 
-def similarity_matrix(model: ViSiL, videos: list[VideoFeatures], progress: Callable[[int], None] | None = None) -> np.ndarray:
-    """N x N video similarities (row = query). Attention is applied once per video."""
+def similarity_matrix(model: ViSiL, videos: list[VideoFeatures], progress: Callable[[int], None] | None = None,
+                      mirrors: list[VideoFeatures | None] | None = None) -> np.ndarray:
+    """N x N video similarities (row = query). Attention is applied once per video; uninformative
+    frames are left out (`min_frame_std`); `mirrors[i]`: video i's mirror image, scored as a query
+    too (the better of both views, `similarity.views`)."""
     prepared = [model.prepare(v) for v in videos]
+    flipped = [None if m is None else model.prepare(m) for m in (mirrors or [None] * len(videos))]
     n = len(prepared)
     matrix = np.zeros((n, n), dtype=np.float64)
     with torch.no_grad():
         for i in range(n):
+            mirror = mirrors[i] if mirrors else None
             for j in range(n):
-                matrix[i, j] = float(model.head(prepared[i], prepared[j]))
+                score = float(model.head(prepared[i], prepared[j], model.frame_mask(videos[i], videos[j])))
+                if mirror is not None:
+                    other = float(model.head(flipped[i], prepared[j], model.frame_mask(mirror, videos[j])))
+                    score, _ = better_view(score, other, model.config.similarity.flip_margin)
+                matrix[i, j] = score
             if progress is not None:
                 progress(i + 1)
     return matrix

@@ -31,7 +31,7 @@ def test_compare_json_and_copy_beats_unrelated(clips, capsys, tmp_path):
     assert code == 0
     copy = json.loads(out)  # exactly one JSON object on stdout
     assert set(copy) == {"query", "target", "similarity", "mode", "is_copy", "threshold"}
-    assert copy["query"] == str(clips["copy"]) and copy["mode"] == "chamfer"
+    assert copy["query"] == str(clips["copy"]) and copy["mode"] == "chamfer-symmetric-partial"
     code, out, _ = _run(capsys, "compare", clips["unrelated"], clips["original"], "--json", "--cache-dir", cache)
     unrelated = json.loads(out)
     assert copy["similarity"] > unrelated["similarity"]

@@ -36,7 +36,7 @@ def test_index_add_list_stats(cli_index, index_clips, feature_cache, capsys):
     stats = json.loads(out)
     assert stats["videos"] == 3 and stats["frames"] == 24 and set(stats["bytes"]) == {"catalog", "codes", "vectors", "config"}
     code, out, _ = _run(capsys, "index", "stats", "--index", cli_index)
-    assert code == 0 and "/hour of video" in out and "binary512x256" in out
+    assert code == 0 and "/hour of video" in out and "int8x256" in out
 
 
 def test_search_json_and_table(cli_index, index_clips, feature_cache, capsys):
@@ -86,7 +86,8 @@ def test_search_batch_writes_vsc_csv(cli_index, index_clips, feature_cache, caps
 def test_search_refuses_other_feature_options_and_missing_index(cli_index, index_clips, tmp_path, capsys):
     code, _, err = _run(capsys, "search", index_clips["copy"], "--index", cli_index, "--dims", "128", "--no-cache", "-q")
     assert code == 1 and "another feature configuration" in err and "dims" in err
-    code, _, err = _run(capsys, "index", "add", index_clips["a"], "--index", cli_index, "--codes", "int8", "-q")
+    # codes other than the index's (the default, int8) are refused
+    code, _, err = _run(capsys, "index", "add", index_clips["a"], "--index", cli_index, "--codes", "binary", "-q")
     assert code == 1 and "codes" in err
     code, _, err = _run(capsys, "search", index_clips["copy"], "--index", tmp_path / "none", "-q")
     assert code == 1 and "no vidsim index" in err

@@ -74,7 +74,7 @@ def test_stats_and_list(built):
     assert (stats.videos, stats.frames, stats.vectors, stats.vector_kind) == (3, 24, 24, "flat")
     assert stats.hours == pytest.approx(24 / 3600, rel=0.1)
     assert set(stats.bytes) == {"catalog", "codes", "vectors", "config"} and stats.bytes["codes"] > 24 * 9 * 512 // 8
-    assert stats.codes == "binary512x256"
+    assert stats.codes == "int8x256"  # the default codes
     assert [r.id for r in index.list()] == [1, 2, 3]
 
 
@@ -196,7 +196,7 @@ def test_overrides_apply_on_top_of_the_stored_configuration(built):
     with Index.open(index.directory, overrides={"index.search.candidates": 5}) as other:
         assert other.search_config.candidates == 5 and other.stored.index == index.stored.index
     with pytest.raises(ConfigMismatchError, match="codes"):
-        Index.open(index.directory, overrides={"index.codes": "int8"})
+        Index.open(index.directory, overrides={"index.codes": "binary"})  # not the index's (the default, int8)
     with pytest.raises(ConfigMismatchError, match="dims"):
         Index.open(index.directory, overrides={"vidsim.features.dims": 128})
     with Index.open(index.directory, overrides={"vidsim.features.batch_size": 4}) as other:  # speed only

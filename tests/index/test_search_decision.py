@@ -56,7 +56,7 @@ def test_search_decides_a_copy_and_an_unrelated_clip_and_a_given_threshold_overr
     from vidsim.index import Index
 
     with Index.open(real_index, model=model, cache=feature_cache) as index:
-        assert index.decision().source == "shipped" and index.decision().shipped.codes == "binary"
+        assert index.decision().source == "shipped" and index.decision().shipped.codes == "float"  # int8, the default
         threshold = index.decision().threshold
         copy = index.search(footage["copy"], top_k=3)
         assert copy[0].path == str(footage["wolfgang"]) and copy[0].is_copy is True
@@ -79,7 +79,7 @@ def test_search_cli_prints_the_decision_in_json_table_and_csv(real_index, footag
     result = json.loads(out)
     assert code == 0 and [r["is_copy"] for r in result["results"]] == [True, False]
     assert result["threshold"]["source"] == "shipped" and result["threshold"]["note"] is None
-    assert "binary codes" in result["threshold"]["calibration"]
+    assert "float codes" in result["threshold"]["calibration"]  # the default int8 codes share float's threshold
 
     code, out, _ = _run(capsys, "search", footage["copy"], "--top", "2", *common)
     lines = out.splitlines()
@@ -102,14 +102,14 @@ def test_search_cli_prints_the_decision_in_json_table_and_csv(real_index, footag
 
 
 def test_an_index_no_threshold_ships_for_says_so(tmp_path, footage, feature_cache, capsys):
-    directory = tmp_path / "int8"
+    directory = tmp_path / "int4"
     common = ("--index", directory, "--cache-dir", feature_cache.root, "-q")
-    assert _run(capsys, "index", "add", footage["wolfgang"], footage["bikes"], "--codes", "int8", *common)[0] == 0
+    assert _run(capsys, "index", "add", footage["wolfgang"], footage["bikes"], "--codes", "int4", *common)[0] == 0
     code, out, _ = _run(capsys, "search", footage["copy"], "--json", *common)
     result = json.loads(out)
     assert code == 0 and result["results"][0]["path"] == str(footage["wolfgang"])
     assert {r["is_copy"] for r in result["results"]} == {None} and result["threshold"]["value"] is None
-    assert "int8x256 codes" in result["threshold"]["note"] and "--threshold" in result["threshold"]["note"]
+    assert "int4x256 codes" in result["threshold"]["note"] and "--threshold" in result["threshold"]["note"]
     code, out, _ = _run(capsys, "search", footage["copy"], *common)
     assert "no copy threshold ships" in out.splitlines()[0] and " ? " in out
     out_csv = tmp_path / "m.csv"

@@ -36,6 +36,19 @@ def test_video_chamfer_by_hand():
     sim = torch.tensor([[0.1, 0.9, 0.2], [0.5, 0.3, 0.4]])
     assert chamfer_score(sim).item() == pytest.approx((0.9 + 0.5) / 2)
     assert chamfer_score(sim, symmetric=True).item() == pytest.approx(((0.9 + 0.5) / 2 + (0.5 + 0.9 + 0.4) / 3) / 2)
+    # partial: the 2-frame query can show at most 2 of the 3 target frames; their best 2 column maxima count
+    assert chamfer_score(sim, symmetric=True, partial=True).item() == pytest.approx(((0.9 + 0.5) / 2 + (0.9 + 0.5) / 2) / 2)
+    assert chamfer_score(sim.T, symmetric=True, partial=True).item() == pytest.approx(chamfer_score(sim.T, symmetric=True).item())
+
+
+def test_partial_symmetric_does_not_score_down_a_clip_cut_from_a_long_video():
+    video = _regions(40, 10)
+    clip = video[10:16]
+    plain, partial = ViSiLHead(16, symmetric=True), ViSiLHead(16, symmetric=True, symmetric_partial=True)
+    assert partial.mode == "chamfer-symmetric-partial"
+    assert plain(clip, video).item() < 0.8  # 34 of the 40 target frames are not in the clip
+    assert partial(clip, video).item() == pytest.approx(1.0, abs=1e-5)
+    assert partial(video, video).item() == pytest.approx(plain(video, video).item())
 
 
 def test_a_video_is_most_similar_to_itself_and_a_clip_of_it():

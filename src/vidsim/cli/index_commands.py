@@ -43,8 +43,9 @@ def register(sub: Any, model_options: Callable[[argparse.ArgumentParser], None],
     _index_option(p)
     group = p.add_argument_group("index storage (fixed when the index is created)")
     group.add_argument("--codes", choices=get_args(CodesKind),
-                       help="region features kept for re-ranking (default: binary, 512 sign bits of a seeded "
-                            "random orthogonal projection per region: 576 bytes per frame)")
+                       help="region features kept for re-ranking (default: int8, about 2.3 KB per frame, scores as "
+                            "comparing every pair does; binary: 512 sign bits of a seeded random orthogonal projection "
+                            "per region, 576 bytes per frame, loses short, small, heavily compressed queries)")
     group.add_argument("--code-dims", type=int, help="keep this many leading whitened dims in the codes (default: all)")
     group.add_argument("--code-bits", type=int, help="binary codes: sign bits per region (default: 512)")
     group.add_argument("--vectors", choices=get_args(VectorKind),
@@ -333,7 +334,7 @@ def _search_batch(index, args, queries: list[Path]) -> int:
             try:
                 features = index.features_of(path)
                 matches = index.search(features, top_k=args.top, min_similarity=args.min_similarity,
-                                       threshold=args.threshold)
+                                       threshold=args.threshold, mirror=index.mirror_of(path))
             except VideoError as exc:
                 failed += 1
                 print(f"error: {exc}", file=sys.stderr)

@@ -25,6 +25,7 @@ from vidsim.config import (
     NonrefSkip,
     Precision,
     RuntimeName,
+    SimilarityConfig,
     VidsimConfig,
     with_overrides,
 )
@@ -51,6 +52,10 @@ MODEL_FIELDS = {
     "prefetch": "decode.prefetch",
     "head_weights": "similarity.head_weights",
     "symmetric": "similarity.symmetric",
+    "symmetric_partial": "similarity.symmetric_partial",
+    "flip_query": "similarity.flip_query",
+    "flip_margin": "similarity.flip_margin",
+    "min_frame_std": "similarity.min_frame_std",
 }
 
 
@@ -64,8 +69,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
                             f"(.npz, or the official .pth with mean/V/d) (default: {FeatureConfig.whitening})")
     group.add_argument("--dims", type=int, help="keep this many whitened dimensions")
     group.add_argument("--head-weights", help="learned ViSiL head state_dict: switches to the 'visil' mode")
-    group.add_argument("--symmetric", action="store_true", default=None,
-                       help="symmetric Chamfer (frame and video level)")
+    _lever_options(group)
     runtime_options(group)
     group.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     group.add_argument("--fps", type=float, help=f"sampled frames per second (default: {DecodeConfig.fps})")
@@ -99,6 +103,31 @@ def runtime_options(group) -> None:
                        help="inference runtime of the backbone: auto (the fastest installed one whose features "
                             "equal torch fp32's within tolerance), torch, onnxruntime or openvino "
                             f"(default: {FeatureConfig.runtime})")
+
+
+def _lever_options(group: Any) -> None:
+    """The similarity switches (`SimilarityConfig`), left out (None) unless given."""
+    defaults = SimilarityConfig()
+    group.add_argument("--symmetric", action=argparse.BooleanOptionalAction, default=None,
+                       help="symmetric Chamfer, frame and video level (default: on for the chamfer head, off for "
+                            "the learned one)")
+    group.add_argument("--symmetric-partial", action=argparse.BooleanOptionalAction, default=None,
+                       help="with --symmetric, the reference-to-query direction averages only the reference's best "
+                            "frames, as many as the query has, so that a short query cut from a long reference is not "
+                            f"scored down (default: {_on(defaults.symmetric_partial)})")
+    group.add_argument("--flip-query", action=argparse.BooleanOptionalAction, default=None,
+                       help="also score the query's horizontal mirror image and keep the better score (one more "
+                            f"extraction of the query) (default: {_on(defaults.flip_query)})")
+    group.add_argument("--flip-margin", type=float, metavar="M",
+                       help="with --flip-query, the mirror image's score counts less M (default: "
+                            f"{defaults.flip_margin:g})")
+    group.add_argument("--min-frame-std", type=float, metavar="STD",
+                       help="leave out frames whose pixel standard deviation (0-255) is below STD (black, blank, "
+                            f"one-colour frames) when comparing and voting; 0 keeps all (default: {defaults.min_frame_std:g})")
+
+
+def _on(value: bool) -> str:
+    return "on" if value else "off"
 
 
 def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -138,6 +167,15 @@ def _extract(model, cache, path: Path, quiet: bool, then: Path | None = None):
         return model.extract_video(path, cache=cache, progress=update, then=then)
 
 
+def _mirror(model, cache, path: Path):
+    """With --flip-query, the features of the query's mirror image (None for a feature file)."""
+    from vidsim.store import FEATURE_SUFFIX
+
+    if not model.config.similarity.flip_query or path.suffix == FEATURE_SUFFIX:
+        return None
+    return model.extract_video(path, cache=cache, mirror=True)
+
+
 def _report_error(exc: Exception) -> None:
     print(f"error: {exc}", file=sys.stderr)
 
@@ -150,7 +188,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     decision = model_decision(model, args.threshold)
     query = _extract(model, cache, Path(args.query), args.quiet)
     target = _extract(model, cache, Path(args.target), args.quiet)
-    result = compare_videos(model, query, target)
+    result = compare_videos(model, query, target, _mirror(model, cache, Path(args.query)))
     is_copy = decision.is_copy(result.similarity)
     if args.heatmap:
         from vidsim.viz import save_heatmap
@@ -161,11 +199,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
             query_label=Path(args.query).name, target_label=Path(args.target).name, comparator=result.visil_output,
         )
     if args.json:
-        print(json.dumps({"query": args.query, "target": args.target, "similarity": result.similarity, "mode": result.mode,
-                          "is_copy": is_copy, "threshold": decision.to_dict()}))
+        out = {"query": args.query, "target": args.target, "similarity": result.similarity, "mode": result.mode,
+               "is_copy": is_copy, "threshold": decision.to_dict()}
+        if model.config.similarity.flip_query:
+            out["mirrored"] = result.mirrored
+        print(json.dumps(out))
     else:
         print(f"similarity {result.similarity:.4f}  (mode: {_mode_text(result.mode)})")
         print(f"copy       {'unknown' if is_copy is None else 'yes' if is_copy else 'no'}  ({decision.describe()})")
+        if result.mirrored:
+            print("  the query's mirror image scored better (--flip-query)")
         print(f"  query  {args.query}: {len(result.query_timestamps)} frames")
         print(f"  target {args.target}: {len(result.target_timestamps)} frames")
         if args.heatmap:
@@ -218,7 +261,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     if not features:
         raise VidsimError("no video could be read")
     names = [str(p) for p in features]
-    matrix = similarity_matrix(model, list(features.values()))
+    mirrors = [_mirror(model, cache, p) for p in features] if model.config.similarity.flip_query else None
+    matrix = similarity_matrix(model, list(features.values()), mirrors=mirrors)
     out = open(args.out, "w", newline="") if args.out else sys.stdout
     try:
         writer = csv.writer(out)
@@ -285,15 +329,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         options["dims"] = args.dims
     if args.alignment:
         options["alignment"] = args.alignment
-    for name in ("precision", "runtime"):
+    levers = ("symmetric", "symmetric_partial", "flip_query", "flip_margin", "min_frame_std")
+    for name in ("precision", "runtime", *levers):  # where given; the similarity switches too
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     methods = args.method or ["vidsim"]
-    if args.head_weights:  # the learned-head methods get this head; the others are left as they are
+    index_options = _index_options(args.index_option or [])
+    if args.head_weights or index_options:  # methods that take these get them; the others are left as they are
         from vidsim.evaluate.methods import build_method
 
-        methods = [build_method(m, head_weights=args.head_weights, **options) if m.startswith("vidsim-visil") else m
-                   for m in methods]
+        def build(name: str):
+            if args.head_weights and name.startswith("vidsim-visil"):
+                return build_method(name, head_weights=args.head_weights, **options)
+            if index_options and name.startswith("vidsim-search"):
+                return build_method(name, index_options=index_options, **options)
+            return name
+
+        methods = [build(m) for m in methods]
     run = run_evaluation(
         Path(args.queries), Path(args.refs), Path(args.gt), methods, Path(args.out),
         gt_format=args.gt_format, attributes=Path(args.attributes) if args.attributes else None,
@@ -306,6 +358,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(run.outputs["markdown"].read_text())
     print(f"results: {', '.join(str(p) for p in run.outputs.values())}")
     return EXIT_PARTIAL if run.failures else EXIT_OK
+
+
+def _index_options(items: list[str]) -> dict[str, Any]:
+    """`--index-option FIELD=VALUE` pairs (fields named as in config.json, e.g. index.codes=int8,
+    index.search.candidates=50); values read as JSON where they parse (numbers, true, null), else text."""
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.startswith("index."):
+            raise VidsimError(f"--index-option {item!r}: expected index.FIELD=VALUE (e.g. index.codes=int8)")
+        try:
+            out[name] = json.loads(text)
+        except json.JSONDecodeError:
+            out[name] = text
+    return out
 
 
 def cmd_whiten(args: argparse.Namespace) -> int:
@@ -406,6 +473,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="backbone weights for vidsim:resnet50")
     p.add_argument("--head-weights", help="learned head file for the vidsim-visil method (default: the packaged one)")
     runtime_options(p)
+    _lever_options(p)
+    p.add_argument("--index-option", action="append", metavar="FIELD=VALUE",
+                   help="index field for the vidsim-search method, named as in config.json (e.g. index.codes=int8, "
+                        "index.search.candidates=50), repeatable")
     p.add_argument("--device", default="cpu")
     p.add_argument("--cache-dir")
     p.add_argument("--no-cache", action="store_true")

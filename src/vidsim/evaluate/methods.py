@@ -9,7 +9,7 @@ descriptor, videohash, vpdq) all sit behind it, so one command runs them side by
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,12 @@ class Method(ABC):
     @abstractmethod
     def calculate_video_similarity(self, query: Any, reference: Any) -> float:
         """Higher means more likely a copy."""
+
+    def score_query(self, query: Any, references: Mapping[str, Any]) -> dict[str, float]:
+        """Scores of one query against references (id -> descriptor); a reference left out of the
+        result was not found (counts as a miss). Default: `calculate_video_similarity` of each pair;
+        methods that answer a query as a whole (an index search, a mirrored query) override it."""
+        return {rid: self.calculate_video_similarity(query, ref) for rid, ref in references.items()}
 
     def localise(self, query: Any, reference: Any) -> list | None:
         """Copied segments (vidsim.evaluate.groundtruth.Segment) or None if not supported."""

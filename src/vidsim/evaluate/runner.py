@@ -87,10 +87,8 @@ def _score_pairs(method: Method, queries: dict[str, Path], refs: dict[str, Path]
     for i, (qid, qpath) in enumerate(queries.items()):
         if qpath not in descriptors:
             continue
-        row = scores.setdefault(qid, {})
-        for rid, rpath in refs.items():
-            if rid != qid and rpath in descriptors:
-                row[rid] = method.calculate_video_similarity(descriptors[qpath], descriptors[rpath])
+        others = {rid: descriptors[rpath] for rid, rpath in refs.items() if rid != qid and rpath in descriptors}
+        scores[qid] = method.score_query(descriptors[qpath], others)
         if progress is not None:
             progress(f"{method.name}: score", i + 1, len(queries))
     return scores

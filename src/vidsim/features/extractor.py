@@ -21,7 +21,7 @@ from vidsim.errors import ModelError
 from vidsim.features.backbones import build_backbone
 from vidsim.features.fold import fold_batchnorms
 from vidsim.features.runtimes import Runtime, build_runtime, resolve_runtime
-from vidsim.features.types import VideoFeatures
+from vidsim.features.types import VideoFeatures, frame_pixel_std
 from vidsim.features.whitening import PCAWhitening, resolve_whitening
 from vidsim.fsutil import sha256_file
 
@@ -111,18 +111,20 @@ class FeatureExtractor(nn.Module):
         progress: ProgressFn | None = None,
     ) -> VideoFeatures:
         """Embed a stream of FrameBatch values into one VideoFeatures."""
-        regions, stamps = [], []
+        regions, stamps, stds = [], [], []
         for batch in batches:
             regions.append(self(batch.frames).cpu().numpy().astype(np.float32, copy=False))
             stamps.append(batch.timestamps)
+            stds.append(frame_pixel_std(batch.frames))
             if progress is not None:
                 progress(len(batch.timestamps), float(batch.timestamps[-1]) if len(batch.timestamps) else 0.0)
         if not regions:
             regions_arr = np.zeros((0, 9, self.dims), np.float32)
             stamps_arr = np.zeros(0, np.float64)
+            std_arr = np.zeros(0, np.float32)
         else:
-            regions_arr, stamps_arr = np.concatenate(regions), np.concatenate(stamps)
-        return VideoFeatures(regions_arr, stamps_arr, feature_key, self.weights_version, source)
+            regions_arr, stamps_arr, std_arr = np.concatenate(regions), np.concatenate(stamps), np.concatenate(stds)
+        return VideoFeatures(regions_arr, stamps_arr, feature_key, self.weights_version, source, frame_std=std_arr)
 
     def extract_video(
         self,
@@ -131,11 +133,13 @@ class FeatureExtractor(nn.Module):
         progress: ProgressFn | None = None,
         ahead: DecodeAhead | None = None,
         then: Callable[[], object] | None = None,
+        mirror: bool = False,
     ) -> VideoFeatures:
         """Decode `path` and embed it, batch by batch: decoded in a background thread (by `ahead`,
         whose config must be `decode`, when given) while the network embeds, unless decode.prefetch
         is 0; the features are the same either way. `then` is called once the decoding has begun
-        (or failed to), e.g. to queue the next video on `ahead`."""
+        (or failed to), e.g. to queue the next video on `ahead`. `mirror`: the features of the
+        video's horizontal mirror image."""
         from vidsim.decode import DecodeAhead, iter_frames
 
         key = self.feature_key(decode)
@@ -154,6 +158,22 @@ class FeatureExtractor(nn.Module):
         try:
             if then is not None:
                 then()
-            return self.embed_batches(batches, str(path), key, progress)
+            return self.embed_batches(_mirrored(batches) if mirror else batches, str(path), key, progress)
         finally:
             batches.close()  # type: ignore[attr-defined]  # an early exit stops the decoding
+
+
+def mirrored(batch):
+    """A FrameBatch flipped left to right (the query view `SimilarityConfig.flip_query` adds)."""
+    return dataclasses.replace(batch, frames=np.ascontiguousarray(batch.frames[:, :, ::-1]))
+
+
+def _mirrored(batches):
+    """The batches mirrored, one by one; closing this closes `batches` (which stops their decoding)."""
+    try:
+        for batch in batches:
+            yield mirrored(batch)
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()

@@ -271,6 +271,7 @@ def codec_of(config) -> Codec:
 
 # --- files -----------------------------------------------------------------------------
 CHECKSUM_KEY = b'"checksum":"'  # how the checksum entry reads in a safetensors header (compact JSON)
+FRAME_STD = "frame_std"  # optional per-frame array: VideoFeatures.frame_std
 
 
 @dataclass(frozen=True)
@@ -283,11 +284,16 @@ class CodesInfo:
     verified: bool  # False: the file carries no checksum (written by an older vidsim), so it was not verified
 
 
-def write_codes(path: Path, codec: Codec, regions: np.ndarray, timestamps: np.ndarray, meta: dict) -> int:
+def write_codes(path: Path, codec: Codec, regions: np.ndarray, timestamps: np.ndarray, meta: dict,
+                frame_std: np.ndarray | None = None) -> int:
     """Encode and write one video's codes durably (tmp + fsync + rename + dir fsync), sealed
-    with a checksum of the whole file (`vidsim.index.checksum`); returns its bytes."""
+    with a checksum of the whole file (`vidsim.index.checksum`); returns its bytes. `frame_std`:
+    the frames' pixel deviations (`VideoFeatures.frame_std`), kept so that search can leave out
+    uninformative frames (files without it, written before, compare every frame)."""
     tensors = codec.encode(regions)
     tensors["timestamps"] = np.ascontiguousarray(timestamps, dtype=np.float64)
+    if frame_std is not None:
+        tensors[FRAME_STD] = np.ascontiguousarray(frame_std, dtype=np.float32)
     return write_arrays(path, tensors, {"codes": codec.name, "layout": json.dumps(codec.layout(), sort_keys=True),
                                         "meta": json.dumps(meta, sort_keys=True)})
 
@@ -316,6 +322,20 @@ def read_targets(path: Path, codec: Codec, frames: tuple[int, int] | None, dims:
         return codec.targets(arrays, dims), arrays["timestamps"]
     except ValueError as exc:
         raise CodesDamagedError(path, str(exc)) from exc
+
+
+def read_frame_std(path: Path, frames: tuple[int, int] | None = None) -> np.ndarray | None:
+    """The stored pixel deviations of a codes file's frames (or of a window of them); None when the
+    file has none (written before they were kept)."""
+    try:
+        with safe_open(str(path), framework="numpy") as fh:
+            if FRAME_STD not in fh.keys():
+                return None
+            return fh.get_tensor(FRAME_STD) if frames is None else fh.get_slice(FRAME_STD)[frames[0]:frames[1]]
+    except FileNotFoundError:
+        raise
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CodesDamagedError(path, f"unreadable codes file ({exc})") from exc
 
 
 def read_arrays(path: Path, codec: Codec, frames: tuple[int, int] | None = None) -> dict[str, np.ndarray]:

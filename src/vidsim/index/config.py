@@ -75,9 +75,10 @@ class IndexConfig:
 
     # Per-frame region features kept for re-ranking: float32 (exact), float16 (half the size,
     # visually lossless), int8 / int4 (per-region scale), binary (sign bits; see codes.py).
-    # The default, binary with a 512-bit orthogonal projection: 576 bytes a frame, 1/16 of float32
-    # and 1/240 of ViSiL's 9 x 3840 float32 (benchmarks/results/search.md for accuracy and alternatives).
-    codes: CodesKind = "binary"
+    # The default, int8: about 2.3 KB a frame, 1/4 of float32 and 1/60 of ViSiL's 9 x 3840 float32;
+    # search on it scores as comparing every pair does, where binary codes (576 bytes, 1/240) lose
+    # short, small, heavily compressed queries (benchmarks/results/levers.md, search.md).
+    codes: CodesKind = "int8"
     code_dims: int | None = None  # keep the first N whitened dims (PCA order); None keeps all
     # binary only: "orthogonal" = signs of the regions projected onto `code_bits` directions of a
     # random orthogonal matrix drawn from `code_seed`; "none" = one sign per dim (format-1 layout).
@@ -196,12 +197,12 @@ class StoredConfig:
 
 def threshold_codes(config: IndexConfig, dims: int) -> str:
     """The codes class whose copy threshold applies to an index's scores (`vidsim.decision`):
-    "binary" (the default layout: 512 projected sign bits, all dims), "float" (float32, or
-    float16, whose scores are within 1e-3 of float32's), else the codes label (no threshold ships)."""
+    "binary" (512 projected sign bits, all dims), "float" (float32, or float16 or int8, the
+    default, whose scores are within 1e-3 of float32's), else the codes label (no threshold ships)."""
     all_dims = config.code_dims in (None, dims)
     if config.codes == "binary" and config.code_projection == "orthogonal" and config.code_bits == 512 and all_dims:
         return "binary"
-    if config.codes in ("float32", "float16") and all_dims:
+    if config.codes in ("float32", "float16", "int8") and all_dims:
         return "float"
     return config.codes_label(dims)
 

@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vidsim.config import Overrides, VidsimConfig, with_overrides
+from vidsim.config import Overrides, SimilarityConfig, VidsimConfig, with_overrides
 from vidsim.decision import CopyDecision, copy_decision
 from vidsim.errors import CodesDamagedError, IndexDamageWarning, ModelError, VidsimError
 from vidsim.features.types import VideoFeatures
 from vidsim.fsutil import atomic_open
 from vidsim.index.catalog import VideoRecord
-from vidsim.index.codes import Codec, codec_of, frame_vectors, inspect_codes, read_codes, read_targets
+from vidsim.index.codes import Codec, codec_of, frame_vectors, inspect_codes, read_codes, read_frame_std, read_targets
 from vidsim.index.config import (
     IndexConfig,
     SearchConfig,
@@ -50,8 +50,10 @@ from vidsim.index.damage import open_catalog
 from vidsim.index.ingest import AddProgress, AddReport, FrameProgress, Ingest, NextVideo
 from vidsim.index.layout import CONFIG_FILE, FEATURE_SUFFIX, LOCK_FILE, disk_usage
 from vidsim.index.lock import WriteLock
-from vidsim.index.search import Match, SearchResults, find_candidates, rerank_candidates
+from vidsim.index.search import Match, Reranked, SearchResults, find_candidates, rerank_candidates
 from vidsim.index.sync import VectorSync, unsearchable
+from vidsim.similarity.informative import informative_frames
+from vidsim.similarity.segments import Segment
 
 if TYPE_CHECKING:
     from vidsim.model import ViSiL
@@ -245,26 +247,40 @@ class Index:
             raise CodesDamagedError(path, "codes file missing") from None
 
     # --- search ---------------------------------------------------------------------------
+    @property
+    def similarity_config(self) -> SimilarityConfig:
+        """How this session compares videos: the model's (options given when opening), else the index's."""
+        return self._model.config.similarity if self._model is not None else self.stored.vidsim.similarity
+
     def decision(self, threshold: float | None = None) -> CopyDecision:
         """How this index's results are decided copies: `threshold` when given, else the one
-        shipped for its backbone, head and codes (`vidsim.decision`), else none (with a note)."""
+        shipped for its backbone, head and codes (`vidsim.decision`) and this session's similarity
+        switches, else none (with a note)."""
+        scored_with = dataclasses.replace(self.stored.vidsim, similarity=self.similarity_config)
         if threshold is not None:
-            return copy_decision(self.stored.vidsim, self.stored.feature_key, "", threshold)
+            return copy_decision(scored_with, self.stored.feature_key, "", threshold)
         if self._decision is None:
-            self._decision = copy_decision(self.stored.vidsim, self.stored.feature_key,
+            self._decision = copy_decision(scored_with, self.stored.feature_key,
                                            threshold_codes(self.stored.index, self.stored.dims))
         return self._decision
 
     def search(self, query: str | os.PathLike[str] | VideoFeatures, top_k: int = 10, *,
                min_similarity: float | None = None, segments: bool = True,
-               progress: FrameProgress | None = None, threshold: float | None = None) -> SearchResults:
+               progress: FrameProgress | None = None, threshold: float | None = None,
+               mirror: VideoFeatures | None = None) -> SearchResults:
         """Indexed videos most similar to `query` (a video, a .safetensors feature file, or
         VideoFeatures), best first, with their copied segments and copy decision: a list of
         `Match`, whose `warnings` name the videos left out because their codes files are damaged
         (each also issued as an `IndexDamageWarning`) and whose `decision` set `is_copy`
-        (`threshold` overrides the shipped threshold for this call)."""
+        (`threshold` overrides the shipped threshold for this call). With `flip_query`, a video
+        query's mirror image is searched too, each video scored by the better view; `mirror`: that
+        view's features, given."""
         decision = self.decision(threshold)
         features = self.features_of(query, progress)
+        if mirror is None:
+            mirror = self.mirror_of(query, progress)
+        if mirror is not None:
+            check_features(self.directory, self.stored, mirror)
         self.vectors.sync()
         store = self.vectors.store
         skipped: dict[int, str] = {}
@@ -277,8 +293,7 @@ class Index:
         config, fps = self.search_config, self.stored.vidsim.decode.fps
         if config.candidates < top_k:  # re-rank at least as many videos as results asked for
             config = dataclasses.replace(config, candidates=top_k)
-        regions = self.codec.prepare_query(features.regions)
-        found = find_candidates(store, self.vectors.ranges, frame_vectors(regions), config, fps)
+        min_std = self.similarity_config.min_frame_std
         records: dict[int, VideoRecord | None] = {}
 
         def frames_of(video_id: int) -> int | None:
@@ -294,10 +309,41 @@ class Index:
                 skipped[video_id] = f"{exc}; {unsearchable(record, self.directory)}"
                 return None
 
-        ranked = rerank_candidates(self.head, regions, features.timestamps, found, frames_of, load, config, fps,
-                                   top_k, min_similarity, segments, lift=self.codec.lift)
+        def window_keep(video_id: int, first: int, stop: int) -> np.ndarray | None:
+            record = records[video_id]
+            if record is None:
+                return None
+            try:
+                return informative_frames(read_frame_std(self.directory / record.codes_file, (first, stop)), min_std)
+            except (CodesDamagedError, FileNotFoundError):  # its codes were read a moment ago: compare it whole
+                return None
+
+        best: dict[int, tuple[Reranked, tuple[Segment, ...]]] = {}
+        for view in [features] if mirror is None else [features, mirror]:
+            regions = self.codec.prepare_query(view.regions)
+            query_keep = informative_frames(view.frame_std, min_std)
+            found = find_candidates(store, self.vectors.ranges, frame_vectors(regions), config, fps, query_keep)
+            for scored, segs in rerank_candidates(self.head, regions, view.timestamps, found, frames_of, load, config,
+                                                  fps, top_k, min_similarity, segments, lift=self.codec.lift,
+                                                  query_keep=query_keep,
+                                                  window_keep=window_keep if min_std > 0 else None):
+                if view is mirror:  # counts by what it gains beyond the margin (similarity.views)
+                    scored = dataclasses.replace(scored, similarity=scored.similarity - self.similarity_config.flip_margin)
+                    if min_similarity is not None and scored.similarity < min_similarity:
+                        continue
+                if scored.video_id not in best or scored.similarity > best[scored.video_id][0].similarity:
+                    best[scored.video_id] = (scored, segs)
+        ranked = sorted(best.values(), key=lambda item: -item[0].similarity)[:top_k]
         return _results([Match(r.video_id, _path_of(records[r.video_id]), r.similarity, segs,
                                decision.is_copy(r.similarity)) for r, segs in ranked], skipped, decision)
+
+    def mirror_of(self, query: str | os.PathLike[str] | VideoFeatures,
+                  progress: FrameProgress | None = None) -> VideoFeatures | None:
+        """With `flip_query`, the features of a video query's horizontal mirror image; None otherwise
+        (the switch is off, or the query is features, which hold no pictures to mirror)."""
+        if not self.similarity_config.flip_query or isinstance(query, VideoFeatures) or Path(query).suffix == FEATURE_SUFFIX:
+            return None
+        return self.model.extract_video(Path(query), cache=self.cache, progress=progress, mirror=True)
 
     def features_of(self, query: str | os.PathLike[str] | VideoFeatures,
                     progress: FrameProgress | None = None, then: NextVideo | None = None) -> VideoFeatures:

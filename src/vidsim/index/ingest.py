@@ -320,7 +320,7 @@ class Ingest:
         if existing is not None and existing.frames == features.num_frames:
             self._writing = self.directory / existing.codes_file
             size = write_codes(self.directory / existing.codes_file, self.codec, features.regions,
-                               features.timestamps, self._meta(existing))
+                               features.timestamps, self._meta(existing), features.frame_std)
             self._writing = self.catalog.path
             self.catalog.update_codes(existing.id, size)
             self.vectors.replaced(existing, vectors)
@@ -336,7 +336,7 @@ class Ingest:
                               0, file_size(path), time.time())
         self._writing = self.directory / relative
         codes_bytes = write_codes(self.directory / relative, self.codec, features.regions, features.timestamps,
-                                  self._meta(pending))
+                                  self._meta(pending), features.frame_std)
         self._writing = self.catalog.path
         record = self.catalog.insert(file_hash, str(path), path.stem, duration, features.num_frames, relative,
                                      codes_bytes, pending.file_bytes, reserved=(video_id, first), added=pending.added)

@@ -37,6 +37,7 @@ from vidsim.index.config import SearchConfig
 from vidsim.index.vectors import VectorStore
 from vidsim.similarity.blocked import blocked_f2f, query_columns
 from vidsim.similarity.head import ViSiLHead
+from vidsim.similarity.informative import FrameMask, mask_cells
 from vidsim.similarity.scoring import video_scores
 from vidsim.similarity.segments import Segment
 
@@ -135,10 +136,13 @@ def _argmax_per_key(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def find_candidates(store: VectorStore, ranges: VectorRanges, query_vectors: np.ndarray, config: SearchConfig,
-                    fps: float) -> list[Candidate]:
-    """Step 1 and 2: k-NN per query frame, then votes."""
+                    fps: float, query_keep: np.ndarray | None = None) -> list[Candidate]:
+    """Step 1 and 2: k-NN per query frame, then votes; `query_keep`: the query frames that vote
+    (the informative ones, `similarity.informative`), None: all."""
     k = max(1, min(config.frame_neighbours, store.ntotal))
     scores, ids = store.search(query_vectors, k, nprobe=config.nprobe, ef_search=config.ef_search)
+    if query_keep is not None:  # a left-out frame's hits score 0, which votes nothing
+        scores = np.where(np.asarray(query_keep)[:, None], scores, 0)
     bin_frames = max(1, int(round(config.offset_bin * fps)))
     return vote(scores, ids, ranges, bin_frames)[: config.candidates]
 
@@ -148,6 +152,8 @@ def find_candidates(store: VectorStore, ranges: VectorRanges, query_vectors: np.
 STACK_FRAMES = 8192
 Loader = Callable[[int, int, int], "tuple[np.ndarray, np.ndarray] | None"]
 Lift = Callable[[np.ndarray], np.ndarray]
+# the informative frames of a loaded window (video id, first, stop), None: all (similarity.informative)
+FrameFilter = Callable[[int, int, int], "np.ndarray | None"]
 _Window = tuple[int, int, np.ndarray, np.ndarray]  # a loaded window: video id, first frame, targets, times
 
 
@@ -192,7 +198,8 @@ def rerank_window(offset: float, query_frames: int, video_frames: int, config: S
 @torch.no_grad()
 def rerank(head: ViSiLHead, query_regions: np.ndarray, requests: Sequence[tuple[int, int, int]], load: Loader,
            keep: int = 10, threads: int | None = None, lift: Lift | None = None,
-           times: RerankTimes | None = None) -> list[Reranked]:
+           times: RerankTimes | None = None, query_keep: np.ndarray | None = None,
+           window_keep: FrameFilter | None = None) -> list[Reranked]:
     """Step 3: the head's similarity of each requested window (video id, first, stop), best first.
 
     `load(video_id, first, stop)` returns those frames' targets [n, R, D'] and timestamps, or None
@@ -203,7 +210,8 @@ def rerank(head: ViSiLHead, query_regions: np.ndarray, requests: Sequence[tuple[
     localisation. With a learned head the kept maps are those of the features before attention:
     the aligners' thresholds are set on Chamfer f2f values, which attention scales down (the same
     choice as `vidsim evaluate`); that second map is computed for the kept windows only. `times`
-    collects seconds per stage."""
+    collects seconds per stage. `query_keep` and `window_keep`: the informative query and window
+    frames; the others are left out of the scores, and the kept maps read -1 (no match) in their cells."""
     times = RerankTimes() if times is None else times
     lift = lift or _same
     with _torch_threads(threads):
@@ -224,20 +232,24 @@ def rerank(head: ViSiLHead, query_regions: np.ndarray, requests: Sequence[tuple[
                 parts = torch.split(f2f, widths, dim=1)
                 windows = torch.split(stacked, widths)
             with times.stage("head"):
-                similarities = video_scores(head, parts).scores.tolist()
+                masks = _frame_masks(batch, query_keep, window_keep)
+                similarities = video_scores(head, parts, masks).scores.tolist()
             with times.stage("f2f"):
                 fresh: dict[int, torch.Tensor] = {}  # windows of this batch, for the kept maps of a learned head
-                for (video_id, first, _, window_times), part, window, similarity in zip(batch, parts, windows,
-                                                                                       similarities):
+                cols: dict[int, np.ndarray | None] = {}  # their informative frames
+                for (video_id, first, _, window_times), part, window, similarity, mask in zip(
+                        batch, parts, windows, similarities, masks or [None] * len(batch)):
                     fresh[video_id] = window
-                    scored.append(Reranked(video_id, similarity, first, window_times, part.cpu().numpy()))
+                    cols[video_id] = mask[1] if mask else None
+                    scored.append(Reranked(video_id, similarity, first, window_times,
+                                           mask_cells(part.cpu().numpy(), query_keep, cols[video_id])))
                 scored.sort(key=lambda r: -r.similarity)
                 for i, r in enumerate(scored):
                     if i >= keep and r.f2f is not None:  # only the best keep their f2f map
                         scored[i] = dataclasses.replace(r, f2f=None)
                     elif i < keep and head.learned and r.video_id in fresh:
-                        kept = blocked_f2f(plain, fresh[r.video_id], head.symmetric)
-                        scored[i] = dataclasses.replace(r, f2f=kept.cpu().numpy())
+                        kept = blocked_f2f(plain, fresh[r.video_id], head.symmetric).cpu().numpy()
+                        scored[i] = dataclasses.replace(r, f2f=mask_cells(kept, query_keep, cols[r.video_id]))
         return scored
 
 
@@ -267,12 +279,13 @@ def _attention_weights(targets: torch.Tensor, context: torch.Tensor, frames: int
 def rerank_candidates(head: ViSiLHead, query_regions: np.ndarray, query_times: np.ndarray, found: Sequence[Candidate],
                       frames_of: Callable[[int], int | None], load: Loader, config: SearchConfig, fps: float,
                       top_k: int, min_similarity: float | None = None, segments: bool = True,
-                      lift: Lift | None = None, times: RerankTimes | None = None
+                      lift: Lift | None = None, times: RerankTimes | None = None,
+                      query_keep: np.ndarray | None = None, window_keep: FrameFilter | None = None
                       ) -> list[tuple[Reranked, tuple[Segment, ...]]]:
     """Steps 3 and 4 for the candidates of one query: windows from their voted offsets
     (`frames_of(video_id)`: the video's frame count, None if it is gone), the head's scores, and
-    the copied segments of the best `top_k` (those at or above `min_similarity`). `load` and `lift`
-    as for `rerank`; `times` collects seconds per stage."""
+    the copied segments of the best `top_k` (those at or above `min_similarity`). `load`, `lift`,
+    `query_keep` and `window_keep` as for `rerank`; `times` collects seconds per stage."""
     times = RerankTimes() if times is None else times
     bin_frames = max(1, int(round(config.offset_bin * fps)))
     requests = []
@@ -281,7 +294,8 @@ def rerank_candidates(head: ViSiLHead, query_regions: np.ndarray, query_times: n
         if frames:
             window = rerank_window(candidate.offset, len(query_regions), frames, config, fps, bin_frames)
             requests.append((candidate.video_id, *window))
-    ranked = rerank(head, query_regions, requests, load, keep=top_k, threads=config.threads, lift=lift, times=times)
+    ranked = rerank(head, query_regions, requests, load, keep=top_k, threads=config.threads, lift=lift, times=times,
+                    query_keep=query_keep, window_keep=window_keep)
     out = []
     for scored in ranked[:top_k]:  # sorted by the unclamped score
         similarity = clamp_similarity(scored.similarity)
@@ -329,6 +343,18 @@ def _batches(requests: Sequence[tuple[int, int, int]], load: Loader, times: Rera
         frames += len(targets)
     if batch:
         yield batch
+
+
+def _frame_masks(batch: list[_Window], query_keep: np.ndarray | None,
+                 window_keep: FrameFilter | None) -> list[FrameMask | None] | None:
+    """The (query, window) frames each window of `batch` is scored on; None when all count."""
+    if query_keep is None and window_keep is None:
+        return None
+    masks: list[FrameMask | None] = []
+    for video_id, first, regions, _ in batch:
+        cols = window_keep(video_id, first, first + len(regions)) if window_keep is not None else None
+        masks.append(None if query_keep is None and cols is None else (query_keep, cols))
+    return masks
 
 
 def _device_of(head: ViSiLHead) -> torch.device:

@@ -36,11 +36,18 @@ def f2f_similarity(query: torch.Tensor, target: torch.Tensor, symmetric: bool = 
     return torch.cat(out, dim=-1) if out else query.new_zeros(*batch, p, 0)
 
 
-def chamfer_score(sim: torch.Tensor, symmetric: bool = False) -> torch.Tensor:
-    """Video score from a [..., P, Q] map: mean over query rows of the max over target columns."""
+def chamfer_score(sim: torch.Tensor, symmetric: bool = False, partial: bool = False) -> torch.Tensor:
+    """Video score from a [..., P, Q] map: mean over query rows of the max over target columns;
+    symmetric: averaged with the mean over target columns of the max over query rows. `partial`
+    (symmetric only): that second mean takes the best P of Q > P columns, the most a P-frame query
+    can show of a longer target, so that a short query cut from a long video is not scored down
+    for the frames it does not hold."""
     score = sim.max(dim=-1).values.mean(dim=-1)
     if symmetric:
-        score = (score + sim.max(dim=-2).values.mean(dim=-1)) / 2
+        columns = sim.max(dim=-2).values
+        if partial and columns.shape[-1] > sim.shape[-2]:
+            columns = columns.topk(sim.shape[-2], dim=-1).values
+        score = (score + columns.mean(dim=-1)) / 2
     return score
 
 

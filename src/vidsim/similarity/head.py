@@ -4,7 +4,7 @@ Its kind (`HeadKind`) is `chamfer` (ViSiL_f: no learned weights, Chamfer over th
 `visil` (learned attention + comparator, loaded from a state_dict with the official key names).
 One word for that choice: the kind, spelled as `SimilarityConfig.head` spells it (a user-facing
 field); `learned` is short for kind "visil", and `mode` is the label reports print (the kind,
-"-symmetric" appended if so).
+"-symmetric" appended if so, "-symmetric-partial" for the partial variant).
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from vidsim.resources import PACKAGED_PREFIX, packaged_head_file, packaged_heads
 from vidsim.similarity.attention import Attention
 from vidsim.similarity.chamfer import f2f_similarity
 from vidsim.similarity.comparator import VideoComparator
+from vidsim.similarity.informative import FrameMask
 from vidsim.similarity.scoring import video_scores
 from vidsim.weights import load_state_dict_file
 
@@ -30,13 +31,15 @@ HEAD_KINDS: tuple[HeadKind, ...] = get_args(HeadKind)
 class ViSiLHead(nn.Module):
     """Scores a pair of videos from their region features [P, R, D] and [Q, R, D]."""
 
-    def __init__(self, dims: int, kind: HeadKind = "chamfer", symmetric: bool = False, chunk_frames: int = 2048):
+    def __init__(self, dims: int, kind: HeadKind = "chamfer", symmetric: bool = False, chunk_frames: int = 2048,
+                 symmetric_partial: bool = False):
         super().__init__()
         if kind not in HEAD_KINDS:
             raise ModelError(f"unknown head kind {kind!r}: {' or '.join(HEAD_KINDS)}")
         self.dims = dims
         self.kind: HeadKind = kind
         self.symmetric = symmetric
+        self.symmetric_partial = symmetric_partial  # see chamfer_score
         self.chunk_frames = chunk_frames
         if self.learned:
             self.attention = Attention(dims)
@@ -45,7 +48,8 @@ class ViSiLHead(nn.Module):
 
     @classmethod
     def from_config(cls, config: SimilarityConfig, dims: int) -> ViSiLHead:
-        head = cls(dims, kind=config.head, symmetric=config.symmetric, chunk_frames=config.chunk_frames)
+        head = cls(dims, kind=config.head, symmetric=config.resolved_symmetric, chunk_frames=config.chunk_frames,
+                   symmetric_partial=config.symmetric_partial)
         if head.learned:
             if not config.head_weights:
                 raise ModelError("head 'visil' needs head_weights (a ViSiL head state_dict file, or 'auto')")
@@ -59,8 +63,10 @@ class ViSiLHead(nn.Module):
 
     @property
     def mode(self) -> str:
-        """The label reports print: the kind, with "-symmetric" if so."""
-        return f"{self.kind}-symmetric" if self.symmetric else self.kind
+        """The label reports print: the kind, with "-symmetric" (and "-partial") if so."""
+        if not self.symmetric:
+            return self.kind
+        return f"{self.kind}-symmetric-partial" if self.symmetric_partial else f"{self.kind}-symmetric"
 
     def load_weights(self, path: str | Path) -> None:
         state = load_state_dict_file(path)
@@ -83,9 +89,10 @@ class ViSiLHead(nn.Module):
         out = self.video_comperator(f2f.reshape(-1, 1, p, q))
         return out.reshape(*batch, *out.shape[-2:])
 
-    def forward(self, query: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Video similarity (0-d) of prepared features, as `video_scores` reads it from their f2f map."""
-        return video_scores(self, [self.f2f(query, target)]).scores[0]
+    def forward(self, query: torch.Tensor, target: torch.Tensor, keep: FrameMask | None = None) -> torch.Tensor:
+        """Video similarity (0-d) of prepared features, as `video_scores` reads it from their f2f map;
+        `keep`: the (query, target) frames to compare (`similarity.informative`), None for all."""
+        return video_scores(self, [self.f2f(query, target)], None if keep is None else [keep]).scores[0]
 
 
 def head_weights_file(head_weights: str | Path) -> Path:

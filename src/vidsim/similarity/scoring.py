@@ -3,8 +3,9 @@
 Each f2f map [P, Q] (of features after attention) is repeated to at least `MIN_FRAMES` frames on
 both axes, cut into chunks of `chunk_frames` target frames (a tail under `MIN_FRAMES` joins the
 last chunk), each chunk read as Hardtanh(comparator(chunk)) by a learned head or as itself by the
-Chamfer head, scored by Chamfer similarity (both directions if symmetric), and the chunk scores
-averaged. `ViSiLHead.forward`, the search re-rank and training all score through `video_scores`.
+Chamfer head, scored by Chamfer similarity (both directions if symmetric, see `chamfer_score`), and the chunk scores
+averaged; uninformative frames are left out first where masks are given (`similarity.informative`).
+`ViSiLHead.forward`, the search re-rank and training all score through `video_scores`.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import NamedTuple, Protocol
 import torch
 
 from vidsim.similarity.chamfer import chamfer_score
+from vidsim.similarity.informative import FrameMask, select_frames
 
 MIN_FRAMES = 4  # the comparator pools twice; shorter videos are repeated to 4 frames (official)
 COMPARATOR_CELLS = 1 << 21  # f2f cells run through the comparator in one batch (bounds its activations)
@@ -28,6 +30,7 @@ class ScoringHead(Protocol):
     def learned(self) -> bool: ...
 
     symmetric: bool
+    symmetric_partial: bool
     chunk_frames: int
 
     def comparator_output(self, f2f: torch.Tensor) -> torch.Tensor: ...
@@ -41,20 +44,27 @@ class VideoScores(NamedTuple):
     comparator_maps: list[torch.Tensor]
 
 
-def video_scores(head: ScoringHead, f2f: torch.Tensor | Sequence[torch.Tensor]) -> VideoScores:
+def video_scores(head: ScoringHead, f2f: torch.Tensor | Sequence[torch.Tensor],
+                 keep: Sequence[FrameMask | None] | None = None) -> VideoScores:
     """The head's video score of each f2f map: a [N, P, Q] tensor or N maps [P_i, Q_i] of any shapes.
 
+    `keep`: per map, the (query, target) frames to compare (None: all), e.g. the informative ones.
     Differentiable (training calls it with gradients on). Chunks of equal shape go through the
     comparator together, in batches of at most `COMPARATOR_CELLS` cells.
     """
     maps = list(f2f)
     if not maps:
         raise ValueError("no f2f maps to score")
+    if keep is not None and len(keep) != len(maps):
+        raise ValueError(f"{len(keep)} frame masks for {len(maps)} f2f maps")
     chunks: list[torch.Tensor] = []
     owner: list[int] = []
     for i, sim in enumerate(maps):
         if sim.ndim != 2:
             raise ValueError(f"expected 2-D f2f maps [P, Q], got shape {tuple(sim.shape)}")
+        mask = keep[i] if keep is not None else None
+        if mask is not None:
+            sim = select_frames(sim, *mask)
         sim = repeat_to(repeat_to(sim, MIN_FRAMES, dim=0), MIN_FRAMES, dim=1)
         for a, b in _chunk_bounds(sim.shape[1], head.chunk_frames):
             chunks.append(sim[:, a:b])
@@ -63,7 +73,7 @@ def video_scores(head: ScoringHead, f2f: torch.Tensor | Sequence[torch.Tensor]) 
     read = [torch.clamp(out, -1.0, 1.0) for out in outputs] if head.learned else chunks
     per_map: list[list[torch.Tensor]] = [[] for _ in maps]
     for i, sim in zip(owner, read):
-        per_map[i].append(chamfer_score(sim, head.symmetric))
+        per_map[i].append(chamfer_score(sim, head.symmetric, head.symmetric_partial))
     scores = torch.stack([torch.stack(s).mean() for s in per_map])
     comparator_maps: list[torch.Tensor] = []
     if head.learned:

@@ -54,16 +54,18 @@ def default_cache_dir() -> Path:
 
 
 class FeatureCache:
-    """Directory of `<hash[:2]>/<hash>-<feature_key>.safetensors` entries."""
+    """Directory of `<hash[:2]>/<hash>-<feature_key>[-<view>].safetensors` entries; `view` names
+    another picture of the same file (e.g. "mirror", its horizontal mirror image)."""
 
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_cache_dir()
 
-    def entry(self, file_hash: str, feature_key: str) -> Path:
-        return self.root / file_hash[:2] / f"{file_hash}-{feature_key}{FEATURE_SUFFIX}"
+    def entry(self, file_hash: str, feature_key: str, view: str = "") -> Path:
+        suffix = f"-{view}" if view else ""
+        return self.root / file_hash[:2] / f"{file_hash}-{feature_key}{suffix}{FEATURE_SUFFIX}"
 
-    def get(self, file_hash: str, feature_key: str) -> VideoFeatures | None:
-        entry = self.entry(file_hash, feature_key)
+    def get(self, file_hash: str, feature_key: str, view: str = "") -> VideoFeatures | None:
+        entry = self.entry(file_hash, feature_key, view)
         if not entry.is_file():
             return None
         try:
@@ -72,7 +74,7 @@ class FeatureCache:
             entry.unlink(missing_ok=True)  # unreadable entry: drop it and recompute
             return None
 
-    def put(self, file_hash: str, features: VideoFeatures) -> Path:
-        entry = self.entry(file_hash, features.feature_key)
+    def put(self, file_hash: str, features: VideoFeatures, view: str = "") -> Path:
+        entry = self.entry(file_hash, features.feature_key, view)
         save_features(entry, features)
         return entry

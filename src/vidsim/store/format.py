@@ -35,6 +35,8 @@ def save_features(path: str | Path, features: VideoFeatures) -> None:
         "regions": np.ascontiguousarray(features.regions, dtype=np.float32),
         "timestamps": np.ascontiguousarray(features.timestamps, dtype=np.float64),
     }
+    if features.frame_std is not None:
+        tensors["frame_std"] = np.ascontiguousarray(features.frame_std, dtype=np.float32)
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
 
@@ -58,6 +60,7 @@ def load_features(path: str | Path) -> VideoFeatures:
             weights_version=metadata.get("weights_version", ""),
             source=metadata.get("source", ""),
             meta=json.loads(metadata.get("meta", "{}")),
+            frame_std=tensors.get("frame_std"),  # absent from files written before it existed
         )
     except ValueError as exc:  # shapes that disagree, or metadata that is not JSON
         raise VidsimError(f"{path}: not a valid vidsim feature file ({exc})") from exc
