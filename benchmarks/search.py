@@ -328,7 +328,8 @@ def _ms(x) -> str:
 
 
 # --- re-rank alone ---------------------------------------------------------------------------
-def run_rerank(pool: CodesPool, counts: list[int], threads: list[int], repeats: int = 3, whole: bool = True) -> list[dict]:
+def run_rerank(pool: CodesPool, counts: list[int], threads: list[int], repeats: int = 3, whole: bool = True,
+               echo: bool = True) -> list[dict]:
     """`rerank_candidates` of a 60-frame query against `count` one-hour candidates, windowed around
     an offset (the default) or whole (`whole`), codes read from the pool's files."""
     import torch
@@ -360,7 +361,8 @@ def run_rerank(pool: CodesPool, counts: list[int], threads: list[int], repeats: 
                    "stages_ms_per_candidate": {k: round(v * per, 3) for k, v in stages.items()},
                    "load_average": load_average()}
             rows.append(row)
-            print(_rerank_line(row), flush=True)
+            if echo:
+                print(_rerank_line(row), flush=True)
     torch.set_num_threads(default_threads)
     return rows
 
@@ -386,7 +388,7 @@ def run_rerank_codes(work: Path, threads: list[int], count: int = 20) -> list[di
     rows = []
     for name, options in RERANK_CODES.items():
         pool = CodesPool(work / f"pool-{options['codes']}", IndexConfig(**options), files=CODES_FILES)
-        for row in run_rerank(pool, [count], threads, whole=False):
+        for row in run_rerank(pool, [count], threads, whole=False, echo=False):
             rows.append({**row, "codes": name})
             print(_rerank_codes_line(rows[-1]), flush=True)
         shutil.rmtree(work / f"pool-{options['codes']}", ignore_errors=True)

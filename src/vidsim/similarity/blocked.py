@@ -81,7 +81,7 @@ def blocked_f2f(query: QueryColumns, target: torch.Tensor, symmetric: bool = Fal
                 sim = flat.to(torch.float32) @ split[0]
             sim += flat.to(torch.bfloat16) @ split[1]
         if weights is not None:
-            sim = sim * weights[start:start + block_frames].reshape(frames * s, 1).to(sim)
+            sim.mul_(weights[start:start + block_frames].reshape(frames * s, 1).to(sim))  # sim is a fresh product
         sim = sim.view(frames, s, query.regions, query.frames)
         f2f = sim.amax(dim=1).mean(dim=1)
         if symmetric:
