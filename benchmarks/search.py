@@ -12,7 +12,8 @@
    stands for every indexed video (video v reads file v mod 16: the cost depends on window
    sizes, not on which video); the query's regions are a noisy copy of its source's stretch.
    Candidate recall is measured with two query noise levels.
-2. Re-rank alone: number of candidates x window or whole hour-long videos x torch threads.
+2. Re-rank alone: number of candidates x window or whole hour-long videos x torch threads, and
+   the windowed re-rank per code layout (int8, binary512, float32), time per candidate by stage.
 3. Storage and accuracy per code layout on the real benchmark's test split: bytes on disk
    (`Index.open().add()` of the references; per hour of video at scale from a one-hour codes
    file and the 3.6M-frame IVF store) against ViSiL's layout (9 x 3840 float32 per second), and
@@ -178,11 +179,11 @@ class CodesPool:
     """POOL one-hour videos of random unit regions, written as codes files in `config`'s layout;
     video v of any collection reads file (v - 1) mod POOL."""
 
-    def __init__(self, directory: Path, config: IndexConfig):
+    def __init__(self, directory: Path, config: IndexConfig, files: int = POOL):
         self.codec = codec_of(config)
         self.paths = []
         directory.mkdir(parents=True, exist_ok=True)
-        for j in range(POOL):
+        for j in range(files):
             path = directory / f"pool{j}.safetensors"
             write_codes(path, self.codec, self.regions(j), np.arange(POOL_FRAMES, dtype=np.float64), {"pool": j})
             self.paths.append(path)
@@ -195,14 +196,14 @@ class CodesPool:
 
     def load(self, video_id: int, first: int, stop: int):
         """A window of codes as Index.search reads it: the codec's targets (binary: signs, not decoded)."""
-        return read_targets(self.paths[(video_id - 1) % POOL], self.codec, (first, stop), DIMS)
+        return read_targets(self.paths[(video_id - 1) % len(self.paths)], self.codec, (first, stop), DIMS)
 
     def query_regions(self, queries: list[tuple[np.ndarray, int, int]], seed: int = 3) -> list[np.ndarray]:
         """Regions of each query: a noisy copy of its source's 60 frames (noise norm 0.5 per region)."""
         out: list[np.ndarray | None] = [None] * len(queries)
         rng = np.random.default_rng(seed)
-        for j in range(POOL):
-            mine = [i for i, (_, video, _) in enumerate(queries) if (video - 1) % POOL == j]
+        for j in range(len(self.paths)):
+            mine = [i for i, (_, video, _) in enumerate(queries) if (video - 1) % len(self.paths) == j]
             if not mine:
                 continue
             regions = self.regions(j)
@@ -327,9 +328,10 @@ def _ms(x) -> str:
 
 
 # --- re-rank alone ---------------------------------------------------------------------------
-def run_rerank(pool: CodesPool, counts: list[int], threads: list[int], repeats: int = 3) -> list[dict]:
+def run_rerank(pool: CodesPool, counts: list[int], threads: list[int], repeats: int = 3, whole: bool = True,
+               echo: bool = True) -> list[dict]:
     """`rerank_candidates` of a 60-frame query against `count` one-hour candidates, windowed around
-    an offset (the default) or whole, codes read from the pool's files."""
+    an offset (the default) or whole (`whole`), codes read from the pool's files."""
     import torch
 
     from vidsim.index.search import Candidate
@@ -341,7 +343,7 @@ def run_rerank(pool: CodesPool, counts: list[int], threads: list[int], repeats: 
     default_threads = torch.get_num_threads()
     for n_threads in threads:
         torch.set_num_threads(n_threads or default_threads)
-        for window, count in [("window", c) for c in counts] + [("whole", c) for c in counts if c <= 10]:
+        for window, count in [("window", c) for c in counts] + [("whole", c) for c in counts if c <= 10 and whole]:
             config = SearchConfig(candidates=count, window_speed=2.0 if window == "window" else None)
             found = [Candidate(i, 1.0, 1.0, 1.0, 1800.0 if i == 1 else float(97 * i % 3000)) for i in range(1, count + 1)]
             rerank_candidates(head, query, times, found[:2], lambda v: POOL_FRAMES, pool.load, config, 1.0, TOP_K,
@@ -353,13 +355,14 @@ def run_rerank(pool: CodesPool, counts: list[int], threads: list[int], repeats: 
                                   lift=pool.codec.lift, times=stages)
                 runs.append(time.perf_counter() - t)
             per = 1000 / (count * len(runs))  # stage seconds summed over the runs -> ms per candidate
-            row = {"candidates": count, "window": window, "torch_threads": torch.get_num_threads(),
+            row = {"codes": pool.codec.name, "candidates": count, "window": window, "torch_threads": torch.get_num_threads(),
                    "rerank_ms_median": round(1000 * float(np.median(runs)), 1),
                    "ms_per_candidate": round(1000 * float(np.median(runs)) / count, 2),
                    "stages_ms_per_candidate": {k: round(v * per, 3) for k, v in stages.items()},
                    "load_average": load_average()}
             rows.append(row)
-            print(_rerank_line(row), flush=True)
+            if echo:
+                print(_rerank_line(row), flush=True)
     torch.set_num_threads(default_threads)
     return rows
 
@@ -375,6 +378,31 @@ def _rerank_line(r: dict) -> str:
 
 
 STAGES = ("read", "f2f", "head", "localise")  # RerankTimes' stages, as the table's columns
+RERANK_CODES = {"int8 (default)": {"codes": "int8"}, "binary512": {"codes": "binary"}, "float32": {"codes": "float32"}}
+CODES_FILES = 4  # one-hour files per layout in the per-layout re-rank rows
+
+
+def run_rerank_codes(work: Path, threads: list[int], count: int = 20) -> list[dict]:
+    """The windowed re-rank of `count` candidates per code layout (int8: stored integers with the scale
+    as similarity weights; binary: signs; float32: as stored), each from its own small pool of files."""
+    rows = []
+    for name, options in RERANK_CODES.items():
+        pool = CodesPool(work / f"pool-{options['codes']}", IndexConfig(**options), files=CODES_FILES)
+        for row in run_rerank(pool, [count], threads, whole=False, echo=False):
+            rows.append({**row, "codes": name})
+            print(_rerank_codes_line(rows[-1]), flush=True)
+        shutil.rmtree(work / f"pool-{options['codes']}", ignore_errors=True)
+    return rows
+
+
+RERANK_CODES_HEADER = ("| codes | candidates | torch threads | **ms per candidate** | read codes | f2f | head | localise |\n"
+                       "|---|---:|---:|---:|---:|---:|---:|---:|")
+
+
+def _rerank_codes_line(r: dict) -> str:
+    stages = r.get("stages_ms_per_candidate", {})
+    return (f"| {r['codes']} | {r['candidates']} | {r['torch_threads']} | **{r['ms_per_candidate']:.1f}** | "
+            + " | ".join(_ms2(stages.get(k)) for k in STAGES) + " |")
 
 
 def _ms2(x) -> str:
@@ -554,6 +582,9 @@ def main() -> None:
             print("\n" + RERANK_HEADER)
             report["rerank"] = run_rerank(pool, [10, 20, 50, 100] if not args.quick else [10, 20], args.threads)
             out_json.write_text(json.dumps(report, indent=1) + "\n")
+            print("\n" + RERANK_CODES_HEADER)
+            report["rerank_codes"] = run_rerank_codes(work, args.threads)
+            out_json.write_text(json.dumps(report, indent=1) + "\n")
         if args.only in ("all", "real"):
             ivf = [r for r in report.get("scale", []) if "snapshot_bytes_per_frame" in r]
             ivf_bytes = ivf[-1]["snapshot_bytes_per_frame"] if ivf else 266.0
@@ -613,11 +644,20 @@ def write_markdown(report: dict, path: Path) -> None:
                   f"{3 * QUERY_FRAMES + 2 * int(sc['window_margin']) + 6} frames each) or whole videos (3,600 frames "
                   "each, `SearchConfig(window_speed=None)`). The last four columns split the time per candidate "
                   "by stage (`RerankTimes`, summed over the timed runs): reading a window's codes as the re-rank "
-                  "compares them (binary: the signs, one table look-up per byte; never decoded), the f2f maps "
+                  "compares them (int8: the stored integers and scales; binary: the signs, one table look-up per byte; never decoded), the f2f maps "
                   "(blocked, the query laid out once), the head's scores, locating the segments of the top "
                   f"{TOP_K} (averaged over all candidates).\n",
                   RERANK_HEADER]
         lines += [_rerank_line(r) for r in report["rerank"]]
+        lines.append("")
+    if report.get("rerank_codes"):
+        lines += ["### Re-rank per code layout\n",
+                  f"The windowed re-rank of {report['rerank_codes'][0]['candidates']} candidates as above, each layout "
+                  f"reading its own pool of {CODES_FILES} one-hour files: int8 codes as their stored integers with the "
+                  "per-region scale weighting their similarities, binary codes as their signs against the lifted query "
+                  "(both through exact bf16 products where the CPU has them), float32 as stored.\n",
+                  RERANK_CODES_HEADER]
+        lines += [_rerank_codes_line(r) for r in report["rerank_codes"]]
         lines.append("")
     if report.get("layouts"):
         lines += ["## Storage on disk per code layout\n",

@@ -139,23 +139,29 @@ def test_frame_vectors_are_unit_means():
 @pytest.mark.parametrize("kind, bits, dims", [("binary", 512, 64), ("binary", 256, 64), ("binary", None, 60),
                                               ("int8", None, 64), ("float16", None, 64)])
 def test_a_lifted_query_meets_the_stored_targets_as_it_would_the_decoded_regions(tmp_path, kind, bits, dims):
-    """lift(q) . targets(x) = q . decode(x): the re-rank compares binary codes as their signs
-    (int8, never decoded; 60 unprojected dims are not a whole number of bytes) and other codes
-    as decoded float32."""
+    """scale * (lift(q) . targets(x)) = q . decode(x): the re-rank compares binary codes as their signs
+    (int8, never decoded; 60 unprojected dims are not a whole number of bytes), int8 codes as their
+    integers and per-region scale, and other codes as decoded float32."""
     regions, query = _regions(frames=12, dims=dims, seed=5), _regions(frames=3, dims=dims, seed=6)
     codec = make_codec(kind, bits=bits) if kind == "binary" else make_codec(kind)
     write_codes(tmp_path / "v.safetensors", codec, regions, np.arange(12.0), {})
-    targets, times = read_targets(tmp_path / "v.safetensors", codec, (2, 9), dims)
+    loaded, times = read_targets(tmp_path / "v.safetensors", codec, (2, 9), dims)
     decoded, _ = read_codes(tmp_path / "v.safetensors", codec, (2, 9))
+    targets = loaded.values
     np.testing.assert_array_equal(times, np.arange(2.0, 9.0))
     if kind == "binary":
         assert targets.dtype == np.int8 and targets.shape == (7, 9, bits or dims)
-        assert set(np.unique(targets)) == {-1, 1}
+        assert set(np.unique(targets)) == {-1, 1} and loaded.scale is None
+    elif kind == "int8":  # the stored integers, the scale weighting each region's dot products
+        assert targets.dtype == np.int8 and targets.shape == (7, 9, dims) and np.abs(targets).max() == 127
+        assert loaded.scale is not None and loaded.scale.dtype == np.float32 and loaded.scale.shape == (7, 9)
     else:
-        assert targets.dtype == np.float32
+        assert targets.dtype == np.float32 and loaded.scale is None
     lifted = codec.lift(query).astype(np.float64)
+    scale = np.ones((7, 9)) if loaded.scale is None else loaded.scale.astype(np.float64)
     expected = np.einsum("prd,qsd->prqs", query.astype(np.float64), decoded.astype(np.float64))
-    np.testing.assert_allclose(np.einsum("prd,qsd->prqs", lifted, targets.astype(np.float64)), expected, atol=2e-6)
+    got = np.einsum("prd,qsd->prqs", lifted, targets.astype(np.float64)) * scale
+    np.testing.assert_allclose(got, expected, atol=2e-6)
 
 
 def test_targets_of_another_dimension_are_refused_as_damage(tmp_path):

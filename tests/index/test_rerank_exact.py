@@ -143,9 +143,11 @@ def test_binary_codes_are_compared_as_exact_signs_with_bf16_products_where_avail
     record = index.list()[0]
     targets, _ = index.load_targets(record.id, (0, 4), index.codec.prepare_query(clips[1]["copy"].regions).shape[-1])
     if index.stored.index.codes == "binary":
-        assert targets.dtype == np.int8 and set(np.unique(targets)) == {-1, 1}
+        assert targets.values.dtype == np.int8 and set(np.unique(targets.values)) == {-1, 1}
         bits = index.stored.index.code_bits or index.codec.prepare_query(clips[1]["copy"].regions).shape[-1]
-        assert targets.shape == (4, 9, bits)
+        assert targets.values.shape == (4, 9, bits) and targets.scale is None
+    elif index.stored.index.codes == "int8":
+        assert targets.values.dtype == np.int8 and targets.scale is not None and targets.scale.shape == (4, 9)
     else:
-        assert targets.dtype == np.float32
+        assert targets.values.dtype == np.float32 and targets.scale is None
     print("bf16 products available:", bf16_products_available())

@@ -46,7 +46,7 @@ def test_int8_signs_give_the_float32_product(features, split):
     query in two bf16 parts (the fast path where the CPU has bf16 products) or whole."""
     query, target = features
     codec = make_codec("binary")
-    signs = torch.from_numpy(codec.targets(codec.encode(target.numpy()), 256))
+    signs = torch.from_numpy(codec.targets(codec.encode(target.numpy()), 256).values)
     lifted = torch.from_numpy(codec.lift(query.numpy()))
     columns = query_columns(lifted, split=split)
     assert (columns.split is not None) == split

@@ -3,7 +3,8 @@
 A codec turns whitened region features [P, R, D] float32 into arrays to store, and back into
 float32 [P, R, d] for the ViSiL head (d = code_dims or D). Truncating dims keeps the leading
 PCA components (whitening sorts them by variance) and renormalises each region. The query is
-never quantised (asymmetric comparison): its float32 regions meet the decoded codes.
+never quantised (asymmetric comparison): its float32 regions meet the decoded codes (the re-rank
+meets int8 and binary codes in their stored form, exactly: `Codec.targets`).
 
 | codes            | bytes per frame (9 regions, d dims)   | decoded as |
 |------------------|---------------------------------------|------------|
@@ -119,13 +120,30 @@ class Codec(ABC):
         """Query regions [..., d] in the space of `targets`: lift(q) . targets(x) = q . decode(x)."""
         return np.ascontiguousarray(regions, dtype=np.float32)
 
-    def targets(self, arrays: dict[str, np.ndarray], dims: int) -> np.ndarray:
+    def targets(self, arrays: dict[str, np.ndarray], dims: int) -> Targets:
         """Stored arrays as the re-rank compares them with `lift`ed query regions of `dims` dims:
         the decoded regions [P, R, d] float32 here (ValueError if d is not `dims`)."""
         regions = self.decode(arrays)
-        if regions.shape[-1] != dims:
-            raise ValueError(f"codes of {regions.shape[-1]}-d regions, the query has {dims}")
-        return regions
+        _check_dims(regions.shape[-1], dims)
+        return Targets(regions)
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Codes as the re-rank compares them with `lift`ed query regions: `values` [P, R, D'] (decoded
+    float32, or int8 exact integers: binary codes' signs, int8 codes' q) and `scale` [P, R] float32,
+    each region's factor on its dot products (int8 codes' scale: q . u scaled is x . u; None: 1)."""
+
+    values: np.ndarray
+    scale: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+def _check_dims(stored: int, dims: int) -> None:
+    if stored != dims:
+        raise ValueError(f"codes of {stored}-d regions, the query has {dims}")
 
 
 class Float32Codec(Codec):
@@ -161,6 +179,13 @@ class Int8Codec(Codec):
 
     def decode(self, arrays):
         return arrays["codes"].astype(np.float32) * arrays["scale"].astype(np.float32)[..., None]
+
+    def targets(self, arrays, dims):
+        """The stored q, int8 [P, R, d] (exact in bf16, so compared through `blocked_f2f`'s exact bf16
+        path), with the scale as each region's factor, never decoded."""
+        codes = arrays["codes"]
+        _check_dims(codes.shape[-1], dims)
+        return Targets(codes, arrays["scale"].astype(np.float32))
 
 
 class Int4Codec(Codec):
@@ -240,11 +265,10 @@ class BinaryCodec(Codec):
         """The signs 2 b - 1 of the stored bits, int8 [P, R, bits] (d bits unprojected), one table
         look-up per byte."""
         d = int(arrays["dims"][0])
-        if d != dims:
-            raise ValueError(f"codes of {d}-d regions, the query has {dims}")
+        _check_dims(d, dims)
         codes = arrays["codes"]
         signs = np.take(_SIGNS, codes, axis=0).reshape(*codes.shape[:-1], 8 * codes.shape[-1])
-        return signs if self.bits is not None or signs.shape[-1] == d else np.ascontiguousarray(signs[..., :d])
+        return Targets(signs if self.bits is not None or signs.shape[-1] == d else np.ascontiguousarray(signs[..., :d]))
 
 
 _SIGNS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).astype(np.int8) * 2 - 1  # byte -> 8 signs
@@ -314,8 +338,8 @@ def read_codes(path: Path, codec: Codec, frames: tuple[int, int] | None = None) 
     return codec.decode(arrays), arrays["timestamps"]
 
 
-def read_targets(path: Path, codec: Codec, frames: tuple[int, int] | None, dims: int) -> tuple[np.ndarray, np.ndarray]:
-    """`Codec.targets` [P, R, D'] and timestamps [P] of one stored video, or of a window of its frames
+def read_targets(path: Path, codec: Codec, frames: tuple[int, int] | None, dims: int) -> tuple[Targets, np.ndarray]:
+    """`Codec.targets` (of P frames) and timestamps [P] of one stored video, or of a window of its frames
     (as `read_codes`); CodesDamagedError when its regions do not have the query's `dims`."""
     arrays = read_arrays(path, codec, frames)
     try:

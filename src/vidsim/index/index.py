@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -35,7 +35,7 @@ from vidsim.errors import CodesDamagedError, IndexDamageWarning, ModelError, Vid
 from vidsim.features.types import VideoFeatures
 from vidsim.fsutil import atomic_open
 from vidsim.index.catalog import VideoRecord
-from vidsim.index.codes import Codec, codec_of, frame_vectors, inspect_codes, read_codes, read_frame_std, read_targets
+from vidsim.index.codes import Codec, Targets, codec_of, frame_vectors, inspect_codes, read_codes, read_frame_std, read_targets
 from vidsim.index.config import (
     IndexConfig,
     SearchConfig,
@@ -59,6 +59,9 @@ if TYPE_CHECKING:
     from vidsim.model import ViSiL
     from vidsim.similarity import ViSiLHead
     from vidsim.store import FeatureCache
+
+_T = TypeVar("_T")  # what a codes file is read as (decoded regions, or the re-rank's Targets)
+
 
 @dataclass(frozen=True)
 class IndexStats:
@@ -223,13 +226,13 @@ class Index:
         return self._read(video_id, record, lambda path: read_codes(path, self.codec, frames))
 
     def load_targets(self, video_id: int, frames: tuple[int, int] | None, dims: int,
-                     record: VideoRecord | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+                     record: VideoRecord | None = None) -> tuple[Targets, np.ndarray] | None:
         """As `load_codes`, the codes as the re-rank compares them (`Codec.targets`: the signs of
-        binary codes, not decoded) with query regions of `dims` dims."""
+        binary codes, int8 codes' integers and scales, not decoded) with query regions of `dims` dims."""
         return self._read(video_id, record, lambda path: read_targets(path, self.codec, frames, dims))
 
     def _read(self, video_id: int, record: VideoRecord | None,
-              read: Callable[[Path], tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray] | None:
+              read: Callable[[Path], tuple[_T, np.ndarray]]) -> tuple[_T, np.ndarray] | None:
         record = record or self.catalog.get(video_id)
         if record is None:
             return None
@@ -300,7 +303,7 @@ class Index:
             record = records[video_id] = self.catalog.get(video_id)  # None if removed meanwhile
             return record.frames if record else None
 
-        def load(video_id: int, first: int, stop: int) -> tuple[np.ndarray, np.ndarray] | None:
+        def load(video_id: int, first: int, stop: int) -> tuple[Targets, np.ndarray] | None:
             record = records[video_id]
             try:
                 return self.load_targets(video_id, (first, stop), regions.shape[-1], record)

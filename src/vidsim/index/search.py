@@ -8,7 +8,8 @@
    by the number of query frames.
 3. The top candidates are re-ranked with the fine ViSiL similarity (the head, on the stored
    compact regions in the codes' own form: binary codes as their signs against the query lifted
-   into their space, never decoded; others decoded to float32), each on a window of frames around
+   into their space, int8 codes as their integers with the per-region scale weighting their
+   similarities, never decoded; others decoded to float32), each on a window of frames around
    the offset its votes found (`rerank_window`), all candidates' windows stacked and compared with
    the query, laid out once, block by block (`vidsim.similarity.blocked_f2f`); the head's scores
    are then read from all candidates' slices at once (`vidsim.similarity.video_scores`).
@@ -33,6 +34,7 @@ import torch
 
 from vidsim.decision import CopyDecision
 from vidsim.index.catalog import VectorRanges
+from vidsim.index.codes import Targets
 from vidsim.index.config import SearchConfig
 from vidsim.index.vectors import VectorStore
 from vidsim.similarity.blocked import blocked_f2f, query_columns
@@ -150,11 +152,11 @@ def find_candidates(store: VectorStore, ranges: VectorRanges, query_vectors: np.
 # target frames stacked in one re-rank step: 8192 x 9 x 512 int8 signs is 38 MB (75 MB of float32
 # decoded regions at 256 dims); f2f goes through them in cache-sized blocks (`blocked_f2f`)
 STACK_FRAMES = 8192
-Loader = Callable[[int, int, int], "tuple[np.ndarray, np.ndarray] | None"]
+Loader = Callable[[int, int, int], "tuple[Targets | np.ndarray, np.ndarray] | None"]  # an array: Targets(array)
 Lift = Callable[[np.ndarray], np.ndarray]
 # the informative frames of a loaded window (video id, first, stop), None: all (similarity.informative)
 FrameFilter = Callable[[int, int, int], "np.ndarray | None"]
-_Window = tuple[int, int, np.ndarray, np.ndarray]  # a loaded window: video id, first frame, targets, times
+_Window = tuple[int, int, Targets, np.ndarray]  # a loaded window: video id, first frame, targets, times
 
 
 @dataclass(frozen=True)
@@ -203,10 +205,11 @@ def rerank(head: ViSiLHead, query_regions: np.ndarray, requests: Sequence[tuple[
     """Step 3: the head's similarity of each requested window (video id, first, stop), best first.
 
     `load(video_id, first, stop)` returns those frames' targets [n, R, D'] and timestamps, or None
-    if the video is gone: decoded regions (float32), or what `lift` names: targets such that
-    lift(q) . target = q . region (a codec's `lift` and `targets`: the signs of binary codes, int8,
-    never decoded). Windows are stacked up to `STACK_FRAMES` frames and compared with the query,
-    laid out once, in one blocked f2f computation; the f2f slices of the best `keep` are kept for
+    if the video is gone: decoded regions (float32), or what `lift` names: `Targets` such that
+    scale * (lift(q) . values) = q . region (a codec's `lift` and `targets`: the signs of binary
+    codes, int8 codes' integers and scale, never decoded). Windows are stacked up to `STACK_FRAMES`
+    frames and compared with the query, laid out once, in one blocked f2f computation (the scales
+    as weights of the values' similarities); the f2f slices of the best `keep` are kept for
     localisation. With a learned head the kept maps are those of the features before attention:
     the aligners' thresholds are set on Chamfer f2f values, which attention scales down (the same
     choice as `vidsim evaluate`); that second map is computed for the kept windows only. `times`
@@ -225,17 +228,20 @@ def rerank(head: ViSiLHead, query_regions: np.ndarray, requests: Sequence[tuple[
         scored: list[Reranked] = []
         for batch in _batches(requests, load, times):
             with times.stage("f2f"):
-                stacked = torch.from_numpy(np.concatenate([targets for _, _, targets, _ in batch]))
-                weights = None if context is None else _attention_weights(stacked, context)
+                stacked = torch.from_numpy(np.concatenate([targets.values for _, _, targets, _ in batch]))
+                scale = _stacked_scale(batch)
+                weights = scale if context is None else _attention_weights(stacked, context, scale)
                 f2f = blocked_f2f(query, stacked, head.symmetric, weights)
                 widths = [len(targets) for _, _, targets, _ in batch]
                 parts = torch.split(f2f, widths, dim=1)
-                windows = torch.split(stacked, widths)
+                windows = list(zip(torch.split(stacked, widths),
+                                   [None] * len(batch) if scale is None else torch.split(scale, widths)))
             with times.stage("head"):
                 masks = _frame_masks(batch, query_keep, window_keep)
                 similarities = video_scores(head, parts, masks).scores.tolist()
             with times.stage("f2f"):
-                fresh: dict[int, torch.Tensor] = {}  # windows of this batch, for the kept maps of a learned head
+                fresh: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}  # windows of this batch (values,
+                # scale), for the kept maps of a learned head
                 cols: dict[int, np.ndarray | None] = {}  # their informative frames
                 for (video_id, first, _, window_times), part, window, similarity, mask in zip(
                         batch, parts, windows, similarities, masks or [None] * len(batch)):
@@ -248,7 +254,8 @@ def rerank(head: ViSiLHead, query_regions: np.ndarray, requests: Sequence[tuple[
                     if i >= keep and r.f2f is not None:  # only the best keep their f2f map
                         scored[i] = dataclasses.replace(r, f2f=None)
                     elif i < keep and head.learned and r.video_id in fresh:
-                        kept = blocked_f2f(plain, fresh[r.video_id], head.symmetric).cpu().numpy()
+                        values, window_scale = fresh[r.video_id]
+                        kept = blocked_f2f(plain, values, head.symmetric, window_scale).cpu().numpy()
                         scored[i] = dataclasses.replace(r, f2f=mask_cells(kept, query_keep, cols[r.video_id]))
         return scored
 
@@ -264,16 +271,32 @@ def _lifted(lift: Lift, regions: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(lift(regions.cpu().numpy()), dtype=np.float32)).to(regions.device)
 
 
-def _attention_weights(targets: torch.Tensor, context: torch.Tensor, frames: int = 1024) -> torch.Tensor:
+def _attention_weights(targets: torch.Tensor, context: torch.Tensor, scale: torch.Tensor | None = None,
+                       frames: int = 1024) -> torch.Tensor:
     """A learned head's attention weights (x . u) / 2 + 0.5 of target regions [Q, S, D'] given in the
     lifted space (context = lift(u)), [Q, S] float32; `frames` at a time, so that int8 targets are
-    never all converted at once."""
+    never all converted at once. With the targets' `scale` [Q, S] (x = scale * values): the weights
+    of the values' similarities, scale * ((scale * values . u) / 2 + 0.5)."""
     out = torch.empty(targets.shape[:-1], device=context.device)
     for start in range(0, targets.shape[0], frames):
         block = targets[start:start + frames]
-        dots = block.reshape(-1, block.shape[-1]).to(device=context.device, dtype=torch.float32) @ context
-        out[start:start + frames] = (dots / 2.0 + 0.5).reshape(block.shape[:-1])
+        dots = (block.reshape(-1, block.shape[-1]).to(device=context.device, dtype=torch.float32) @ context
+                ).reshape(block.shape[:-1])
+        if scale is None:
+            out[start:start + frames] = dots / 2.0 + 0.5
+        else:
+            factor = scale[start:start + frames].to(out)
+            out[start:start + frames] = factor * (factor * dots / 2.0 + 0.5)
     return out
+
+
+def _stacked_scale(batch: list[_Window]) -> torch.Tensor | None:
+    """The windows' region scales stacked [sum of frames, R] float32 (1 for a window without), None if none has one."""
+    if all(targets.scale is None for _, _, targets, _ in batch):
+        return None
+    return torch.from_numpy(np.concatenate([
+        np.ones(targets.values.shape[:2], np.float32) if targets.scale is None else targets.scale
+        for _, _, targets, _ in batch]))
 
 
 def rerank_candidates(head: ViSiLHead, query_regions: np.ndarray, query_times: np.ndarray, found: Sequence[Candidate],
@@ -323,8 +346,8 @@ def localise_segments(f2f: np.ndarray, query_times: np.ndarray, target_times: np
 
 
 def _batches(requests: Sequence[tuple[int, int, int]], load: Loader, times: RerankTimes) -> Iterator[list[_Window]]:
-    """Loaded windows (video id, first, targets, times), grouped up to STACK_FRAMES frames; targets
-    stay int8 (exact signs) or become float32."""
+    """Loaded windows (video id, first, targets, times), grouped up to STACK_FRAMES frames; targets'
+    values stay int8 (exact integers) or become float32, their scales float32."""
     batch: list[_Window] = []
     frames = 0
     for video_id, first, stop in requests:
@@ -334,12 +357,17 @@ def _batches(requests: Sequence[tuple[int, int, int]], load: Loader, times: Rera
             loaded = load(video_id, first, stop)
         if loaded is None or len(loaded[0]) == 0:
             continue
-        targets, stamps = loaded
+        targets = loaded[0] if isinstance(loaded[0], Targets) else Targets(loaded[0])
+        stamps = loaded[1]
         if batch and frames + len(targets) > STACK_FRAMES:
             yield batch
             batch, frames = [], 0
-        dtype = np.int8 if targets.dtype == np.int8 else np.float32
-        batch.append((video_id, first, np.ascontiguousarray(targets, dtype=dtype), np.asarray(stamps)))
+        dtype = np.int8 if targets.values.dtype == np.int8 else np.float32
+        scale = None if targets.scale is None else np.ascontiguousarray(targets.scale, dtype=np.float32)
+        if scale is not None and scale.shape != targets.values.shape[:2]:
+            raise ValueError(f"target scale of shape {scale.shape} for values of shape {targets.values.shape}")
+        batch.append((video_id, first, Targets(np.ascontiguousarray(targets.values, dtype=dtype), scale),
+                      np.asarray(stamps)))
         frames += len(targets)
     if batch:
         yield batch

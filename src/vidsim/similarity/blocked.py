@@ -5,14 +5,15 @@ needs them fast: the query is laid out once (`QueryColumns`: regions as columns,
 target frames go through in blocks whose region-pair similarities [frames x S, R x P] (about
 `BLOCK_CELLS`) stay in the CPU cache, and the max over target regions reduces whole rows.
 
-Targets given as int8 hold exact small integers (the ±1 signs of binary codes): exact in bfloat16
-too, so on a CPU that multiplies bfloat16 matrices (oneDNN, AVX512-BF16/AMX) the query is split
-into two bfloat16 parts, hi + lo (together 16 significant bits). The hi product runs under
-oneDNN's bf16 float32-precision mode (bf16 products, exact here, summed and returned in
-float32); the lo product, 2^-9 of the value, as a plain bf16 product (its bf16 result rounds
-2^-18 of the value). The sum is within float32 rounding of the float32 product: a few 1e-7 on
-unit-norm regions. That mode is a process-wide torch setting: it is set for the hi products only
-and restored at once, so an fp32 product in another thread meanwhile would run in bf16 too.
+Targets given as int8 hold exact small integers (the ±1 signs of binary codes, int8 codes' values in
+[-127, 127], their scales passed as `weights`): exact in bfloat16 too, so on a CPU that multiplies
+bfloat16 matrices (oneDNN, AVX512-BF16/AMX) the query is split into two bfloat16 parts, hi + lo
+(together 16 significant bits). The hi product runs under oneDNN's bf16 float32-precision mode
+(bf16 products, exact here, summed and returned in float32); the lo product, 2^-9 of the value,
+as a plain bf16 product (its bf16 result rounds 2^-18 of the value). The sum is within float32
+rounding of the float32 product: a few 1e-7 on unit-norm regions. That mode is a process-wide
+torch setting: it is set for the hi products only and restored at once, so an fp32 product in
+another thread meanwhile would run in bf16 too.
 """
 from __future__ import annotations
 
@@ -80,7 +81,7 @@ def blocked_f2f(query: QueryColumns, target: torch.Tensor, symmetric: bool = Fal
                 sim = flat.to(torch.float32) @ split[0]
             sim += flat.to(torch.bfloat16) @ split[1]
         if weights is not None:
-            sim = sim * weights[start:start + block_frames].reshape(frames * s, 1).to(sim)
+            sim.mul_(weights[start:start + block_frames].reshape(frames * s, 1).to(sim))  # sim is a fresh product
         sim = sim.view(frames, s, query.regions, query.frames)
         f2f = sim.amax(dim=1).mean(dim=1)
         if symmetric:
