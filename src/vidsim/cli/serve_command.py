@@ -54,5 +54,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_upload_mb=args.max_upload_mb, allow_roots=tuple(Path(r) for r in args.allow_root),
         search_queue=args.search_queue, add_wait_s=args.add_wait, create=args.create,
         spool_dir=Path(args.spool_dir) if args.spool_dir else None, **options)
-    serve(settings)
+    try:
+        serve(settings)
+    except KeyboardInterrupt:  # Ctrl-C is how a server is stopped: uvicorn has shut down cleanly
+        pass
     return EXIT_OK

@@ -31,6 +31,7 @@ def create_app(settings: ServeSettings, *, open_index: IndexOpener | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.start()
         try:
             yield
         finally:

@@ -49,6 +49,10 @@ def index_opener(settings: ServeSettings, threads: int | None = None) -> IndexOp
 
 
 class Service:
+    """Built when the app is made (the index checked: a missing or damaged one stops the start with
+    its message); its threads and spool exist between `start` and `close` (the app's lifespan,
+    which may run more than once)."""
+
     def __init__(self, settings: ServeSettings, keys: ApiKeys | None = None, open_index: IndexOpener | None = None):
         self.settings = settings
         self.keys = keys
@@ -56,17 +60,27 @@ class Service:
             from vidsim.index import Index
 
             Index.open(settings.index, create=True).close()
-        reader_opener = open_index or index_opener(settings, settings.threads_per_search)
-        self.meta = IndexThread("vidsim-meta", open_index or index_opener(settings))
-        self.meta.call(lambda index: None)  # a missing or damaged index stops the start, with its message
-        self.readers = ReaderPool(settings.max_searches, reader_opener)
-        self.writer = Writer(reader_opener, settings.jobs_kept)
+        self._open_meta = open_index or index_opener(settings)
+        self._open = open_index or index_opener(settings, settings.threads_per_search)
+        self._open_meta().close()
+        self.roots = AllowedRoots(settings.allow_roots)
         self.limiter = SearchLimiter(settings.max_searches, settings.queue_size, settings.queue_wait_s,
                                      settings.retry_after_s)
-        self.roots = AllowedRoots(settings.allow_roots)
-        self.spool = Spool(settings.spool_dir)
+        self._started = False
+
+    def start(self) -> None:
+        if self._started:
+            return
+        self.spool = Spool(self.settings.spool_dir)
+        self.meta = IndexThread("vidsim-meta", self._open_meta)
+        self.readers = ReaderPool(self.settings.max_searches, self._open)
+        self.writer = Writer(self._open, self.settings.jobs_kept)
+        self._started = True
 
     def close(self) -> None:
+        if not self._started:
+            return
+        self._started = False
         try:
             self.writer.close()
             self.readers.close()
