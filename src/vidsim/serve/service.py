@@ -3,10 +3,10 @@ pool of readers, bounded by `SearchLimiter`; adds and removes on the single writ
 one more thread), the private upload spool and the allowed roots."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vidsim.errors import VideoError, VideoNotFoundError, VidsimError
 from vidsim.index.as_json import search_json, stats_json, video_json
@@ -21,6 +21,7 @@ from vidsim.serve.workers import IndexOpener, IndexThread, ReaderPool
 if TYPE_CHECKING:
     from vidsim.index import AddReport, Index
 
+T = TypeVar("T")
 UPLOAD_PREFIX = "upload:"  # the path recorded for an uploaded video: upload:<its file name>
 
 
@@ -91,12 +92,17 @@ class Service:
     # --- searching ----------------------------------------------------------------------
     def search(self, received: Received, top_k: int, candidates: int | None) -> dict[str, Any]:
         """The same JSON object as `vidsim search --json`, the query named by its label."""
+        results = self.query(received, lambda index: index.search(received.path, top_k=top_k, candidates=candidates))
+        return search_json(received.label, results)
+
+    def query(self, received: Received, work: Callable[[Index], T]) -> T:
+        """`work(index)` on a reader, for a query video: probed first, then within a search slot
+        (Busy when none is free in time); vidsim's errors name the upload, not its spooled file.
+        Search and the report page both go through here."""
         with _named(received):
             self._check_video(received)
             with self.limiter.slot():
-                results = self.readers.call(
-                    lambda index: index.search(received.path, top_k=top_k, candidates=candidates))
-        return search_json(received.label, results)
+                return self.readers.call(work)
 
     # --- writing --------------------------------------------------------------------------
     def add(self, received: Received) -> Job:
