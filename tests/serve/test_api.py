@@ -277,3 +277,13 @@ def test_healthz_and_the_schema(make_app, base_index):
         assert set(body) == {"multipart/form-data", "application/json"}
         assert client.get("/docs").status_code == 200
     assert not spool.exists()  # removed when the service stops
+
+
+def test_create_starts_with_an_empty_index(tmp_path):
+    from vidsim.serve import ServeSettings, create_app
+
+    directory = tmp_path / "new-index"
+    with TestClient(create_app(ServeSettings(directory, create=True, spool_dir=tmp_path))) as client:
+        assert client.get("/v1/videos").json()["total"] == 0
+        assert client.get("/v1/stats").json()["videos"] == 0
+    assert (directory / "config.json").is_file()

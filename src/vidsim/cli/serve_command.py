@@ -15,16 +15,16 @@ def register(sub: Any) -> None:
     p.add_argument("--index", required=True, metavar="DIR", help="index directory")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: %(default)s); anything beyond loopback needs --api-keys")
-    p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    p.add_argument("--port", type=int, default=8000, metavar="PORT", help="port (default: %(default)s)")
     p.add_argument("--api-keys", metavar="FILE",
                    help="file of API keys, one per line (16 characters or more); every /v1 request must send "
                         "`Authorization: Bearer KEY` (default: no keys, and only 127.0.0.1 / ::1 may listen)")
-    p.add_argument("--max-upload-mb", type=float, default=512.0,
+    p.add_argument("--max-upload-mb", type=float, default=512.0, metavar="MB",
                    help="largest upload, refused (413) as soon as it streams past this (default: %(default)g)")
     p.add_argument("--allow-root", action="append", default=[], metavar="DIR",
                    help="a directory whose files requests may name by path (repeatable; default: none, uploads only)")
-    p.add_argument("--max-searches", type=int, help="searches run at once (default: the CPUs available)")
-    p.add_argument("--search-queue", type=int,
+    p.add_argument("--max-searches", type=int, metavar="N", help="searches run at once (default: the CPUs available)")
+    p.add_argument("--search-queue", type=int, metavar="M",
                    help="searches waiting for a slot before more are refused with 503 (default: 2 x --max-searches)")
     p.add_argument("--add-wait", type=float, default=5.0, metavar="SECONDS",
                    help="an add or remove finished within this answers at once, else 202 and a job to poll "
