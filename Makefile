@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# CPU build of torch, pinned: an unpinned torch pulls a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[test,lite12]'
+	$(PY) -m pip install --quiet -e '.[test,lite12,serve]'
 	touch $(STAMP)
 
 install: $(STAMP)

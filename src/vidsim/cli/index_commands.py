@@ -178,9 +178,9 @@ def cmd_index_list(args: argparse.Namespace) -> int:
     with index:
         records = index.list()
     if args.json:
-        print(json.dumps({"index": args.index, "videos": [
-            {"id": r.id, "path": r.path, "name": r.name, "duration": r.duration, "frames": r.frames,
-             "content_hash": r.content_hash} for r in records]}))
+        from vidsim.index.as_json import video_json
+
+        print(json.dumps({"index": args.index, "videos": [video_json(r) for r in records]}))
         return EXIT_OK
     print(f"{'id':>6}  {'duration':>8}  {'frames':>7}  path")
     for r in records:
@@ -194,9 +194,9 @@ def cmd_index_stats(args: argparse.Namespace) -> int:
         stats = index.stats()
         stored = index.stored
     if args.json:
-        print(json.dumps({"index": args.index, "videos": stats.videos, "hours": stats.hours, "frames": stats.frames,
-                          "vectors": stats.vectors, "vector_kind": stats.vector_kind, "codes": stats.codes,
-                          "bytes": stats.bytes, "feature_key": stored.feature_key}))
+        from vidsim.index.as_json import stats_json
+
+        print(json.dumps(stats_json(args.index, stats, stored.feature_key)))
         return EXIT_OK
     print(f"index      {args.index}")
     print(f"videos     {stats.videos}")
@@ -297,11 +297,9 @@ def _search_one(index, args, path: Path):
 def _print_matches(args, query: Path, matches) -> None:
     """The results of one query (its warnings, each a video left out, went to stderr as they came)."""
     if args.json:
-        print(json.dumps({"query": str(query), "results": [
-            {"id": m.video_id, "path": m.path, "similarity": m.similarity, "is_copy": m.is_copy, "segments": [
-                {"query_start": s.query_start, "query_end": s.query_end, "ref_start": s.ref_start,
-                 "ref_end": s.ref_end, "score": s.score} for s in m.segments]}
-            for m in matches], "threshold": matches.decision.to_dict(), "warnings": list(matches.warnings)}))
+        from vidsim.index.as_json import search_json
+
+        print(json.dumps(search_json(str(query), matches)))
         return
     print(f"query {query}: {len(matches)} results; {matches.decision.describe()}")
     if not matches:

@@ -495,6 +495,9 @@ def build_parser() -> argparse.ArgumentParser:
     from vidsim.cli import train_command
 
     train_command.register(sub)
+    from vidsim.cli import serve_command
+
+    serve_command.register(sub)
     return parser
 
 

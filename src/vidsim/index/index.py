@@ -21,7 +21,7 @@ import builtins
 import dataclasses
 import os
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -270,14 +270,15 @@ class Index:
     def search(self, query: str | os.PathLike[str] | VideoFeatures, top_k: int = 10, *,
                min_similarity: float | None = None, segments: bool = True,
                progress: FrameProgress | None = None, threshold: float | None = None,
-               mirror: VideoFeatures | None = None) -> SearchResults:
+               mirror: VideoFeatures | None = None, candidates: int | None = None) -> SearchResults:
         """Indexed videos most similar to `query` (a video, a .safetensors feature file, or
         VideoFeatures), best first, with their copied segments and copy decision: a list of
         `Match`, whose `warnings` name the videos left out because their codes files are damaged
         (each also issued as an `IndexDamageWarning`) and whose `decision` set `is_copy`
         (`threshold` overrides the shipped threshold for this call). With `flip_query`, a video
         query's mirror image is searched too, each video scored by the better view; `mirror`: that
-        view's features, given."""
+        view's features, given. `candidates`: videos re-ranked for this call (default: the
+        session's `SearchConfig.candidates`; at least `top_k`)."""
         decision = self.decision(threshold)
         features = self.features_of(query, progress)
         if mirror is None:
@@ -294,6 +295,8 @@ class Index:
         if features.num_frames == 0 or store.ntotal == 0:
             return _results([], skipped, decision)
         config, fps = self.search_config, self.stored.vidsim.decode.fps
+        if candidates is not None:
+            config = dataclasses.replace(config, candidates=candidates)
         if config.candidates < top_k:  # re-rank at least as many videos as results asked for
             config = dataclasses.replace(config, candidates=top_k)
         min_std = self.similarity_config.min_frame_std
@@ -367,10 +370,13 @@ class Index:
 
     # --- writing ----------------------------------------------------------------------------
     def add(self, paths: Iterable[str | os.PathLike[str]],
-            progress: Callable[[AddProgress], None] | None = None) -> AddReport:
+            progress: Callable[[AddProgress], None] | None = None, *,
+            sources: Mapping[Path, tuple[str, str]] | None = None) -> AddReport:
         """Index videos (directories searched recursively). Already indexed content (same
-        SHA-256) is skipped; unreadable files are reported and skipped, the rest go on."""
-        return self._ingest.add(paths, progress, self.snapshot_seconds)
+        SHA-256) is skipped; unreadable files are reported and skipped, the rest go on.
+        `sources`: the (path, name) to record for a file given, instead of its own (a file
+        uploaded to `vidsim serve`, spooled under a temporary name)."""
+        return self._ingest.add(paths, progress, self.snapshot_seconds, sources)
 
     def remove(self, video_ids: int | np.integer | Iterable[int]) -> builtins.list[VideoRecord]:
         """Remove videos by id (all or none: unknown ids raise VidsimError before any removal)."""

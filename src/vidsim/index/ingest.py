@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,9 +109,10 @@ class Ingest:
         self._writing: Path | None = None  # the file being written, named if the write fails
 
     def add(self, paths: Iterable[str | os.PathLike[str]], progress: Callable[[AddProgress], None] | None = None,
-            snapshot_seconds: float = 300.0) -> AddReport:
+            snapshot_seconds: float = 300.0, sources: Mapping[Path, tuple[str, str]] | None = None) -> AddReport:
         """Index videos (directories searched recursively), rewriting the vector snapshot at
-        least every `snapshot_seconds` and at the end; see `Index.add`."""
+        least every `snapshot_seconds` and at the end; `sources`: the (path, name) recorded for
+        a file instead of its own; see `Index.add`."""
         from vidsim.decode import find_videos
         from vidsim.decode.discover import check_inputs
 
@@ -150,7 +151,7 @@ class Ingest:
                         return self._next_to_embed(files[position + 1 : position + 1 + LOOKAHEAD])
 
                     try:
-                        record, reason = self._add_one(path, on_frames, then)
+                        record, reason = self._add_one(path, on_frames, then, (sources or {}).get(path))
                     except VideoError as exc:
                         failed.append((str(path), exc.reason))
                         report("failed", path, message=exc.reason)
@@ -288,9 +289,10 @@ class Ingest:
         return None
 
     def _add_one(self, path: Path, on_frames: FrameProgress, then: NextVideo | None = None,
-                 ) -> tuple[VideoRecord | None, str]:
+                 source: tuple[str, str] | None = None) -> tuple[VideoRecord | None, str]:
         """One video: (its new record, ""), (its record, what was rewritten) when indexed content had a
-        missing or damaged codes file, or (None, why it was skipped)."""
+        missing or damaged codes file, or (None, why it was skipped); `source`: the (path, name) to
+        record, else its own."""
         from vidsim.store import content_hash
 
         self._writing = None  # embedding may write the feature cache (which warns if it cannot)
@@ -332,13 +334,14 @@ class Ingest:
             self.catalog.delete(existing.id)
             self.vectors.removed([existing])
         video_id, first = self.catalog.next_ids()
-        pending = VideoRecord(video_id, file_hash, str(path), path.stem, duration, features.num_frames, first, relative,
+        recorded, name = source or (str(path), path.stem)
+        pending = VideoRecord(video_id, file_hash, recorded, name, duration, features.num_frames, first, relative,
                               0, file_size(path), time.time())
         self._writing = self.directory / relative
         codes_bytes = write_codes(self.directory / relative, self.codec, features.regions, features.timestamps,
                                   self._meta(pending), features.frame_std)
         self._writing = self.catalog.path
-        record = self.catalog.insert(file_hash, str(path), path.stem, duration, features.num_frames, relative,
+        record = self.catalog.insert(file_hash, recorded, name, duration, features.num_frames, relative,
                                      codes_bytes, pending.file_bytes, reserved=(video_id, first), added=pending.added)
         self.vectors.added(record, vectors)
         return record, f"rewrote its codes file ({damage})" if existing is not None else ""
