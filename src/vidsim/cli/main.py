@@ -492,6 +492,9 @@ def build_parser() -> argparse.ArgumentParser:
     from vidsim.cli import index_commands
 
     index_commands.register(sub, _model_options, model_overrides)
+    from vidsim.cli import report_command
+
+    report_command.register(sub, _model_options, model_overrides)
     from vidsim.cli import train_command
 
     train_command.register(sub)
