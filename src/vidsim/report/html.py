@@ -22,7 +22,8 @@ STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1100px; padding: 16px 24px; color: #222; }
 h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 28px 0 6px; border-bottom: 2px solid #ddd; }
 h3 { font-size: 16px; margin: 18px 0 6px; } h4 { font-size: 14px; margin: 12px 0 4px; font-weight: 600; }
-.muted { color: #666; } .note { color: #8a5a00; } .warning { color: #b00020; }
+.muted { color: #666; } .path { color: #777; font-size: 12px; word-break: break-all; }
+.note { color: #8a5a00; } .warning { color: #b00020; }
 table.matches { border-collapse: collapse; margin: 8px 0; } table.matches td, table.matches th
   { border-bottom: 1px solid #e5e5e5; padding: 3px 10px; text-align: left; vertical-align: top; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -50,6 +51,8 @@ def render_html(reports: Sequence[QueryReport], title: str = "vidsim match repor
     body = [f"<h1>{escape(title)}</h1>",
             f'<p class="muted">made by vidsim {escape(str(version))} on {created}; '
             f"{len(reports)} quer{'y' if len(reports) == 1 else 'ies'}</p>"]
+    if len(reports) > 1:
+        body.append(_overview(reports))
     body += [_query(report, i) for i, report in enumerate(reports, 1)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
@@ -88,12 +91,32 @@ def _query(report: QueryReport, number: int) -> str:
     return "\n".join(out)
 
 
+def _overview(reports: Sequence[QueryReport]) -> str:
+    """One line per query: its best match and decision, linked to the query's section."""
+    rows = ["<table class=\"matches overview\"><tr><th>query</th><th>best match</th><th>similarity</th><th>decision</th></tr>"]
+    for number, report in enumerate(reports, 1):
+        link = f'<a href="#query-{number}">{escape(report.query)}</a>'
+        if report.matches:
+            best = report.matches[0]
+            rows.append(f"<tr><td>{link}</td><td>{escape(_name(best.path))}</td><td class=\"num\">{best.similarity:.4f}</td>"
+                        f"<td>{decision_badge(best.is_copy)}</td></tr>")
+        else:
+            rows.append(f"<tr><td>{link}</td><td>—</td><td></td><td></td></tr>")
+    rows.append("</table>")
+    return "\n".join(rows)
+
+
+def _name(path: str) -> str:
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
 def _table(matches: Sequence[Match]) -> str:
     rows = ["<table class=\"matches\"><tr><th>rank</th><th>reference</th><th>similarity</th><th>decision</th>"
             "<th>copied segments</th></tr>"]
     for rank, m in enumerate(matches, 1):
         segments = "<br>".join(f"{escape(segment_text(s))} ({s.score:.3f})" for s in m.segments) or "—"
-        rows.append(f'<tr><td class="num">{rank}</td><td>{escape(m.path)}</td><td class="num">{m.similarity:.4f}</td>'
+        reference = f'<b>{escape(_name(m.path))}</b><br><span class="path">{escape(m.path)}</span>'
+        rows.append(f'<tr><td class="num">{rank}</td><td>{reference}</td><td class="num">{m.similarity:.4f}</td>'
                     f"<td>{decision_badge(m.is_copy)}</td><td>{segments}</td></tr>")
     rows.append("</table>")
     return "\n".join(rows)
