@@ -58,7 +58,8 @@ class DemoResult:
     def copy_scores(self) -> tuple[list[float], list[float]]:
         """The similarities of true copies (a query and the reference it copies) and of all other
         (query, reference) pairs found."""
-        copies, others = [], []
+        copies: list[float] = []
+        others: list[float] = []
         for query, matches in zip(self.queries, self.results):
             for m in matches:
                 (copies if query.source is not None and Path(m.path).resolve() == self.references[query.source].resolve()
