@@ -13,7 +13,7 @@ from PIL import Image
 import clips
 from vidsim.index import Index, SearchResults
 from vidsim.report import collect_report, render_html, segment_times
-from vidsim.report.frames import frames_at, jpeg_thumbnail
+from vidsim.report.frames import THUMB_HEIGHT, frames_at, jpeg_thumbnail
 from vidsim.similarity.segments import Segment
 
 
@@ -53,10 +53,10 @@ def test_report_of_a_partial_copy(partial_report, report_clips):
     for thumb in strip.thumbs:
         assert s.query_start < thumb.query_time < s.query_end
         assert thumb.ref_time == pytest.approx(s.ref_start + (thumb.query_time - s.query_start) * rate)
-        # each row shows its own video at its time, 96 px high
+        # each row shows its own video at its time, THUMB_HEIGHT pixels high
         assert thumb.query_image == jpeg_thumbnail(frames_at(report_clips["partial"], [thumb.query_time])[0])
         assert thumb.ref_image == jpeg_thumbnail(frames_at(report_clips["a"], [thumb.ref_time])[0])
-        assert _image(thumb.query_image).shape[0] == 96
+        assert _image(thumb.query_image).shape[0] == _image(thumb.ref_image).shape[0] == THUMB_HEIGHT
         if 2.2 < thumb.query_time < 5.8:  # inside the true copy: a's picture at the same time
             truth = jpeg_thumbnail(frames_at(report_clips["a"], [thumb.query_time])[0])
             assert np.abs(_image(thumb.query_image) - _image(truth)).mean() < 20

@@ -11,6 +11,7 @@ from vidsim.decode import DecodedFrame, iter_decoded_frames
 
 # a later time this far past the decoded position is reached by seeking, not by decoding through
 REOPEN_GAP = 8.0
+THUMB_HEIGHT = 80  # pixels; the page's CSS lays the strips out for it
 
 
 def frames_at(path: str | os.PathLike[str], times: Sequence[float]) -> list[np.ndarray | None]:
@@ -41,7 +42,7 @@ def frames_at(path: str | os.PathLike[str], times: Sequence[float]) -> list[np.n
     return out
 
 
-def jpeg_thumbnail(image: np.ndarray, height: int = 96, quality: int = 80) -> bytes:
+def jpeg_thumbnail(image: np.ndarray, height: int = THUMB_HEIGHT, quality: int = 80) -> bytes:
     """An RGB picture scaled to `height` pixels (aspect kept), as JPEG bytes."""
     from PIL import Image
 

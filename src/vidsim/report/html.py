@@ -33,9 +33,9 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 article.match { border: 1px solid #e5e5e5; border-radius: 6px; padding: 4px 16px 12px; margin: 14px 0; }
 .strip { display: flex; gap: 6px; overflow-x: auto; padding-bottom: 4px; }
 .strip figure { margin: 0; text-align: center; font-size: 11px; color: #555; }
-.strip img, .strip .missing { display: block; height: 96px; margin-bottom: 3px; border-radius: 2px; }
-.strip .missing { width: 96px; background: #f1f3f5; line-height: 96px; color: #999; }
-.row-label { writing-mode: vertical-rl; transform: rotate(180deg); height: 96px; margin-bottom: 3px; font-size: 11px;
+.strip img, .strip .missing { display: block; height: 80px; margin: 0 auto 3px; border-radius: 2px; }
+.strip .missing { width: 80px; background: #f1f3f5; line-height: 80px; color: #999; }
+.row-label { writing-mode: vertical-rl; transform: rotate(180deg); height: 80px; margin-bottom: 3px; font-size: 11px;
   color: #777; text-align: center; }
 .heatmap { max-width: 100%; height: auto; }
 svg.timeline { max-width: 100%; height: auto; } .tl-video { fill: #dee2e6; } .tl-label { font-size: 12px; fill: #333; }

@@ -8,7 +8,7 @@ from html import escape
 from vidsim.similarity.segments import Segment
 from vidsim.units import format_mmss
 
-WIDTH, LEFT, RIGHT = 760, 12, 24
+WIDTH, LEFT, RIGHT = 760, 24, 24
 BAR = 18
 COLOURS = ("#e8590c", "#1c7ed6", "#2f9e44", "#ae3ec9", "#f59f00", "#0ca678")
 
