@@ -50,7 +50,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 total = probe(query).duration
             with frame_bar(query.name, total, enabled=not args.quiet) as update:
                 report = collect_report(index, query, top_k=args.top, details=args.details, threshold=args.threshold,
-                                        thumbs=args.thumbs, progress=update)
+                                        candidates=args.candidates, thumbs=args.thumbs, progress=update)
             reports.append(report)
             best = report.matches[0] if report.matches else None
             summary = (f"best {Path(best.path).name} {best.similarity:.4f} (copy: {copy_text(best.is_copy)})"

@@ -27,8 +27,8 @@ __all__ = ["collect_report", "render_html", "report_html", "write_report", "repo
 
 
 def report_html(index: Index, query: str | os.PathLike[str], title: str = "vidsim match report", **options: Any) -> str:
-    """The whole page for one query; `options` as for `collect_report` (results, top_k, details,
-    threshold, name, thumbs, progress)."""
+    """The whole page for one query; `options` as for `collect_report` (results, features, top_k,
+    details, threshold, candidates, name, thumbs, progress)."""
     return render_html([collect_report(index, query, **options)], title=title)
 
 

@@ -30,18 +30,19 @@ if TYPE_CHECKING:
 
 def collect_report(index: Index, query: str | os.PathLike[str], *, results: SearchResults | None = None,
                    features: VideoFeatures | None = None, top_k: int = 5, details: int = 3,
-                   threshold: float | None = None, name: str | None = None, thumbs: int = 6,
-                   progress: FrameProgress | None = None) -> QueryReport:
+                   threshold: float | None = None, candidates: int | None = None, name: str | None = None,
+                   thumbs: int = 6, progress: FrameProgress | None = None) -> QueryReport:
     """The report of one query video (or .safetensors feature file, shown without thumbnails):
     `results` of a search already made (else the index is searched for `top_k` matches, decided
-    with `threshold` or the shipped one), the detail of the best `details` matches, up to `thumbs`
-    thumbnail pairs per copied segment; `name`: how the query is shown (default its file name)."""
+    with `threshold` or the shipped one, `candidates` re-ranked), the detail of the best `details`
+    matches, up to `thumbs` thumbnail pairs per copied segment; `name`: how the query is shown
+    (default its file name; a service passes the upload's own)."""
     path = Path(query)
     if features is None:
         features = index.features_of(path, progress)
     mirror = index.mirror_of(path, progress)
     if results is None:
-        results = index.search(features, top_k=top_k, threshold=threshold, mirror=mirror)
+        results = index.search(features, top_k=top_k, threshold=threshold, mirror=mirror, candidates=candidates)
     fps = index.stored.vidsim.decode.fps
     duration = float(features.timestamps[-1]) + 1.0 / fps if features.num_frames else 0.0
     is_video = path.suffix != FEATURE_SUFFIX
