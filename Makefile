@@ -1,4 +1,4 @@
-# `make demo` and `make test` create the virtualenv on first use.
+# `make demo` and `make test` create the virtualenv on first use (demo: the real clips vidsim[demo] installs).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# CPU build of torch, pinned: an unpinned torch pulls a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[test,lite12,serve]'
+	$(PY) -m pip install --quiet -e '.[test,lite12,serve,demo]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,4 +1,4 @@
-"""Procedurally generated test videos (used by `vidsim demo` and the tests), written with
+"""Procedurally generated test videos (used by the tests), written with
 `vidsim.decode.VideoWriter`.
 
 `make_clip` renders shots of a smooth random colour field panned by a moving camera, with

@@ -127,10 +127,3 @@ def test_extract_many_decodes_ahead_with_the_features_of_decoding_in_turn(clips,
     assert code == 0
     keys = {load_features(p).feature_key for d in ("ahead", "all") for p in (tmp_path / d).glob("copy.*")}
     assert len(keys) == 2
-
-
-def test_demo_runs_and_the_copy_wins(capsys, tmp_path):
-    code, out, _ = _run(capsys, "demo", "--out", tmp_path / "demo", "--no-cache")
-    assert code == 0
-    assert "the copy ranks above the unrelated clip" in out
-    assert (tmp_path / "demo" / "heatmap.png").exists()

@@ -447,7 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(p)
     p.set_defaults(func=cmd_whiten)
 
-    p = sub.add_parser("demo", help="make a clip and a transformed copy, compare them, write a heatmap")
+    p = sub.add_parser("demo", help="index real clips (the vidsim[demo] extra), search transformed copies of them, "
+                                    "print the matches and write an HTML report")
     p.add_argument("--out", default="vidsim-demo", help="output directory (default: %(default)s)")
     _model_options(p)
     p.set_defaults(func=cmd_demo)
@@ -492,6 +493,9 @@ def build_parser() -> argparse.ArgumentParser:
     from vidsim.cli import index_commands
 
     index_commands.register(sub, _model_options, model_overrides)
+    from vidsim.cli import report_command
+
+    report_command.register(sub, _model_options, model_overrides)
     from vidsim.cli import train_command
 
     train_command.register(sub)

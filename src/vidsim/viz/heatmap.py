@@ -1,6 +1,7 @@
 """Heatmaps of frame-to-frame similarity (time axes in mm:ss) and of N x N video matrices."""
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,6 +32,56 @@ def _save(fig, path: str | Path) -> None:
 
     with atomic_open(path, "wb") as fh:
         fig.savefig(fh, format="png", dpi=110, bbox_inches="tight")
+
+
+def heatmap_png(
+    f2f: np.ndarray,
+    query_timestamps: np.ndarray,
+    target_timestamps: np.ndarray,
+    segments: Sequence[tuple[float, float, float, float]] = (),
+    title: str = "",
+    query_label: str = "query",
+    target_label: str = "reference",
+) -> bytes:
+    """A frame-to-frame matrix as PNG bytes (for pages that inline their images): rows query time,
+    columns target time, both in mm:ss; `segments` (query start, end, target start, end in seconds)
+    outlined. Cells at -1 (frames left out of the comparison) are drawn at the lowest colour
+    without stretching the scale of the others."""
+    plt = _pyplot()
+    from matplotlib.patches import Rectangle
+
+    rows, cols = f2f.shape if f2f.ndim == 2 else (0, 0)
+    fig, ax = plt.subplots(figsize=(min(9.0, 3.5 + 0.05 * cols), min(7.0, 3.0 + 0.05 * rows)))
+    valid = f2f[f2f > -1] if f2f.size else f2f
+    low, high = (float(valid.min()), float(valid.max())) if valid.size else (0.0, 1.0)
+    image = ax.imshow(f2f if f2f.size else np.zeros((1, 1)), cmap="viridis", aspect="auto",
+                      interpolation="nearest", vmin=low, vmax=max(high, low + 1e-6))
+    yt, yl = _time_ticks(query_timestamps)
+    xt, xl = _time_ticks(target_timestamps)
+    ax.set_yticks(yt, yl)
+    ax.set_xticks(xt, xl, rotation=45, ha="right")
+    ax.set_ylabel(f"{query_label} (mm:ss)")
+    ax.set_xlabel(f"{target_label} (mm:ss)")
+    for q0, q1, t0, t1 in segments:
+        r0, r1 = _cells(query_timestamps, q0, q1)
+        c0, c1 = _cells(target_timestamps, t0, t1)
+        ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0 + 1, r1 - r0 + 1, fill=False, edgecolor="#ff4136",
+                               linewidth=1.8))
+    ax.set_title(title or "frame-to-frame similarity")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _cells(timestamps: np.ndarray, start: float, end: float) -> tuple[int, int]:
+    """The first and last frame (index into `timestamps`) of the interval [start, end) seconds."""
+    if len(timestamps) == 0:
+        return 0, 0
+    first = min(int(np.searchsorted(timestamps, start - 1e-6, side="left")), len(timestamps) - 1)
+    last = int(np.searchsorted(timestamps, end - 1e-6, side="left")) - 1
+    return first, max(first, min(last, len(timestamps) - 1))
 
 
 def save_heatmap(
