@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
+from vidsim.cli.engine_options import engine_options, opened_engine
 from vidsim.config import CodesKind, VectorKind
 from vidsim.errors import VideoError, VidsimError
 from vidsim.units import format_bytes, format_mmss
@@ -51,6 +52,7 @@ def register(sub: Any, model_options: Callable[[argparse.ArgumentParser], None],
     group.add_argument("--vectors", choices=get_args(VectorKind),
                        help="frame-vector search: flat (exact), ivf, hnsw, or auto (flat, then ivf past 100k frames)")
     with_model_options(p)
+    engine_options(p)
     p.set_defaults(func=cmd_index_add)
 
     p = isub.add_parser("remove", help="remove videos by id (see `vidsim index list`)")
@@ -154,7 +156,8 @@ def cmd_index_add(args: argparse.Namespace) -> int:
                                 refresh=p.event == "frames")
 
         try:
-            report = index.add(args.paths, progress=progress)
+            with opened_engine(args, index.model_config, index.cache) as engine:
+                report = index.add(args.paths, progress=progress, engine=engine)
         finally:
             bar.close()
         repaired = f"rewrote {len(report.repaired)} missing or damaged codes files, " if report.repaired else ""
