@@ -141,7 +141,7 @@ def cmd_index_add(args: argparse.Namespace) -> int:
     from vidsim.cli.progress import item_bar
 
     index = _open(args, create=True)
-    with index:
+    with index, opened_engine(args, index.model_config, index.cache) as engine:
         bar = item_bar(None, "indexing", "video", enabled=not args.quiet)
         started = time.monotonic()
 
@@ -156,8 +156,7 @@ def cmd_index_add(args: argparse.Namespace) -> int:
                                 refresh=p.event == "frames")
 
         try:
-            with opened_engine(args, index.model_config, index.cache) as engine:
-                report = index.add(args.paths, progress=progress, engine=engine)
+            report = index.add(args.paths, progress=progress, engine=engine)
         finally:
             bar.close()
         repaired = f"rewrote {len(report.repaired)} missing or damaged codes files, " if report.repaired else ""
