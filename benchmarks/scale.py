@@ -50,7 +50,9 @@ def write_section(name: str, data: dict[str, Any], markdown: str) -> None:
     sections[name] = {**data, "markdown": markdown}
     path.write_text(json.dumps(report, indent=2) + "\n")
     lines = ["# Scale-out benchmarks (`benchmarks/scale.py`)", "",
-             "One section per part; each is rerun alone with `--only NAME` and keeps the others.", ""]
+             "One section per part; each is rerun alone with `--only NAME` and keeps the others. The vector "
+             "stores (FAISS against Milvus, part (b)) are measured by `benchmarks/scale_vectors.py`: "
+             "[scale_vectors.md](scale_vectors.md).", ""]
     for key in sorted(sections):
         lines += [sections[key]["markdown"].rstrip(), ""]
     (RESULTS / "scale.md").write_text("\n".join(lines))
@@ -119,6 +121,8 @@ def run_engines(files: list[Path], workers: list[int], repeats: int) -> dict[str
                              "start_s": start_s, "stop_s": stop_s, **row})
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    frames = [run["frames"] for run in runs if run["engine"] == "in-process"][0]
+    round_trip = ray_round_trip([frames // len(files)] * len(files), model.extractor.dims)
     end_load = list(os.getloadavg())
     for run in runs:
         run["video_s_per_s"] = seconds / run["add_s"]
@@ -133,8 +137,37 @@ def run_engines(files: list[Path], workers: list[int], repeats: int) -> dict[str
     overhead = (same_cpus["add_s"] - local["add_s"]) / len(files) if same_cpus else None
     loaded, note = load_note(start_load, end_load, cpus)
     return {"files": [str(f) for f in files], "video_seconds": seconds, "cpus": cpus, "runs": runs,
-            "best": list(best.values()), "ray_overhead_per_video_s": overhead, "under_load": loaded, "load_note": note,
+            "best": list(best.values()), "ray_overhead_per_video_s": overhead, "ray_round_trip_s": round_trip,
+            "frames_per_video": frames // len(files), "under_load": loaded, "load_note": note,
             "feature_key": model.feature_key, "runtime": config.features.runtime, "backbone": config.features.backbone}
+
+
+def ray_round_trip(frames: list[int], dims: int, rounds: int = 3) -> float:
+    """Seconds per video that Ray itself costs: a task on a started actor that makes features of a
+    video's size (`frames` frames of 9 x `dims` float32) and sends them back, one at a time, with
+    no decoding or network: scheduling, the result's transfer and its deserialisation."""
+    import numpy as np
+    import ray
+
+    from vidsim.features.types import VideoFeatures
+
+    class Echo:
+        def embed(self, count: int) -> VideoFeatures:
+            return VideoFeatures(np.ones((count, 9, dims), np.float32), np.arange(count, dtype=np.float64), "k", "w",
+                                 frame_std=np.ones(count, np.float32))
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        actor = ray.remote(Echo).options(num_cpus=1).remote()
+        ray.get(actor.embed.remote(1))
+        started = time.perf_counter()
+        for _ in range(rounds):
+            for count in frames:
+                ray.get(actor.embed.remote(count))
+        return (time.perf_counter() - started) / (rounds * len(frames))
+    finally:
+        ray.shutdown()
 
 
 def engines_markdown(result: dict[str, Any], command: str) -> str:
@@ -152,10 +185,15 @@ def engines_markdown(result: dict[str, Any], command: str) -> str:
         stop = f"{run['stop_s']:.1f}" if "stop_s" in run else "-"
         lines.append(f"| {run['engine']} | {run['workers']} x {run['cpus_per_worker']} | {run['add_s']:.1f} | "
                      f"{run['video_s_per_s']:.1f} | {run['frames_per_s']:.1f} | {start} | {stop} |")
+    lines += ["", f"Ray's own cost per video, measured alone (a started actor making a video's features of "
+                  f"the mean length, {result['frames_per_video']} frames, without decoding or network, and sending "
+                  f"them back, one at a time): {result['ray_round_trip_s'] * 1000:.1f} ms."]
     overhead = result["ray_overhead_per_video_s"]
     if overhead is not None:
-        lines += ["", f"Ray's overhead per video (1 worker with all {result['cpus']} CPUs against in process, "
-                      f"add time only): {overhead * 1000:.0f} ms."]
+        lines += ["", f"Add time per video of 1 Ray worker with all {result['cpus']} CPUs minus that in process: "
+                      f"{overhead * 1000:.0f} ms" + (" (negative: the in-process add was the slower one in this run; "
+                                                     "on a loaded machine this difference does not measure Ray's cost)"
+                                                     if overhead < 0 else "") + "."]
     lines += ["", "On one machine both share the same CPUs, so Ray can gain only what splitting them by video "
                   "gains over threads; it pays where workers run on more machines or GPUs (`--ray-address`, "
                   "`--gpus-per-worker`), and its start is paid once per run."]

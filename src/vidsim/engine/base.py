@@ -9,7 +9,8 @@ features it makes are put in the cache there too, so the cache behaves as for in
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -56,41 +57,48 @@ class Engine(ABC):
         """One line for people: the engine and its workers."""
         return self.name
 
-    def embed(self, paths: Sequence[Path]) -> Iterator[Embedded]:
-        """Features of every path, one `Embedded` each, in the order they are ready (cache hits first)."""
+    def embed(self, paths: Iterable[Path]) -> Iterator[Embedded]:
+        """Features of every path, one `Embedded` each, in the order they are ready. `paths` is read
+        as work is handed out, so a long (lazy) list starts at once."""
         from vidsim.model import _cache_put as cache_put
-        from vidsim.store import FEATURE_SUFFIX, content_hash, load_features
 
         hashes: dict[Path, str] = {}
-        rest: list[Path] = []
+        served: deque[Embedded] = deque()  # feature files, cache hits and unreadable files, met on the way
+        for result in self._run(self._needing_work(paths, hashes, served)):
+            yield from _drain(served)
+            if result.features is not None and self.cache is not None and result.path in hashes:
+                cache_put(self.cache, hashes[result.path], result.features)
+            yield result
+        yield from _drain(served)
+
+    def _needing_work(self, paths: Iterable[Path], hashes: dict[Path, str], served: deque[Embedded]) -> Iterator[Path]:
+        """The video files of `paths` that must be embedded; the outcome of the others goes to `served`."""
+        from vidsim.store import FEATURE_SUFFIX, content_hash, load_features
+
         for path in paths:
             try:
                 if path.suffix == FEATURE_SUFFIX:
                     features = load_features(path)
                     if not feature_key_matches(features, self.feature_key):
-                        yield Embedded(path, None, f"features made with configuration {features.feature_key}, "
-                                                   f"this run makes {self.feature_key}")
+                        served.append(Embedded(path, None, f"features made with configuration {features.feature_key}, "
+                                                           f"this run makes {self.feature_key}"))
                     else:
-                        yield Embedded(path, features)
+                        served.append(Embedded(path, features))
                     continue
                 if self.cache is not None:
                     hashes[path] = content_hash(path)
                     cached = self.cache.get(hashes[path], self.feature_key)
                     if cached is not None and cached.frame_std is not None:
-                        yield Embedded(path, cached, attempts=0)
+                        served.append(Embedded(path, cached, attempts=0))
                         continue
             except VideoError as exc:
-                yield Embedded(path, None, exc.reason)
+                served.append(Embedded(path, None, exc.reason))
                 continue
-            rest.append(path)
-        for result in self._run(rest):
-            if result.features is not None and self.cache is not None and result.path in hashes:
-                cache_put(self.cache, hashes[result.path], result.features)
-            yield result
+            yield path
 
     @abstractmethod
-    def _run(self, paths: Sequence[Path]) -> Iterator[Embedded]:
-        """Embed video files that need it (not feature files, not cached)."""
+    def _run(self, paths: Iterator[Path]) -> Iterator[Embedded]:
+        """Embed video files that need it (not feature files, not cached), taken from `paths` as work is handed out."""
 
     def close(self) -> None:
         """Release what the engine holds (workers, a cluster it started)."""
@@ -113,3 +121,8 @@ def check_engine(engine: Engine, feature_key: str, dims: int, where: str) -> Non
                                   f"({engine.dims}-d), but it holds {feature_key} ({dims}-d); install the same vidsim, "
                                   "runtimes and weights on the workers as here")
 
+
+
+def _drain(served: deque[Embedded]) -> Iterator[Embedded]:
+    while served:
+        yield served.popleft()

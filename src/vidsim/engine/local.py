@@ -3,7 +3,7 @@ current one is embedded (the model's decode-ahead thread), as `vidsim extract` a
 do without an engine."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,13 +37,15 @@ class LocalEngine(Engine):
     def describe(self) -> str:
         return "in-process engine"
 
-    def _run(self, paths: Sequence[Path]) -> Iterator[Embedded]:
-        following = dict(zip(paths, paths[1:]))
-        for path in paths:
+    def _run(self, paths: Iterator[Path]) -> Iterator[Embedded]:
+        path = next(paths, None)
+        while path is not None:
+            following = next(paths, None)  # decoded while `path` is embedded
             try:
                 # the cache was read by `embed`; none here, so that each video is embedded once
-                features = self.model.extract_video(path, progress=self.progress, then=following.get(path))
+                features = self.model.extract_video(path, progress=self.progress, then=following)
             except VideoError as exc:
                 yield Embedded(path, None, exc.reason)
-                continue
-            yield Embedded(path, features)
+            else:
+                yield Embedded(path, features)
+            path = following

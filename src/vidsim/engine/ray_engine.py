@@ -25,14 +25,14 @@ import math
 import os
 import warnings
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vidsim.config import VidsimConfig
 from vidsim.engine.base import Embedded, Engine
-from vidsim.errors import EngineError, VideoError
+from vidsim.errors import EngineError, VideoError, VideoNotFoundError
 from vidsim.features.types import VideoFeatures
 
 INSTALL_HINT = "pip install 'vidsim[ray]'"
@@ -73,6 +73,9 @@ class Worker:
             try:
                 features: VideoFeatures | None = self.extractor.extract_video(path, self.decode, None, self._ahead)
                 error = ""
+            except VideoNotFoundError as exc:  # read by the driver, which hashed it, but not here
+                features, error = None, f"{exc.reason} on the Ray worker's node (workers read the files at the " \
+                                        "paths given: keep them on storage every node mounts at the same path)"
             except VideoError as exc:
                 features, error = None, exc.reason
             except Exception as exc:  # noqa: BLE001 - reported for this video; the batch goes on
@@ -214,27 +217,33 @@ class RayEngine(Engine):
         return out
 
     # --- the work --------------------------------------------------------------------------
-    def _run(self, paths: Sequence[Path]) -> Iterator[Embedded]:
+    def _run(self, paths: Iterator[Path]) -> Iterator[Embedded]:
         ray = self._ray
-        queue: deque[tuple[Path, int]] = deque((path, 0) for path in paths)
-        self._fill(queue)
+        queue: deque[tuple[Path, int]] = deque()  # videos to run again, before new ones
+        self._fill(queue, paths)
         while self._tasks:
             only_starting = all(task.path is None for task in self._tasks.values())
             done, _ = ray.wait(list(self._tasks), num_returns=1, timeout=self.start_timeout if only_starting else None)
             if not done:
                 raise EngineError(f"{self.describe()}: no worker could be started again within "
-                                  f"{self.start_timeout:g} s after workers died; {len(queue)} videos not embedded")
+                                  f"{self.start_timeout:g} s after workers died; the videos left were not embedded")
             ref = done[0]
             task = self._tasks.pop(ref)
             results = self._collect(ref, task, self._slots[task.slot], queue)
-            self._fill(queue)
+            self._fill(queue, paths)
             yield from results
 
-    def _fill(self, queue: deque[tuple[Path, int]]) -> None:
-        """Give each started worker videos until it holds `queue_depth` of them."""
+    def _fill(self, queue: deque[tuple[Path, int]], paths: Iterator[Path]) -> None:
+        """Give each started worker videos (those to run again first) until it holds `queue_depth` of them."""
         for index, slot in enumerate(self._slots):
-            while slot.pid is not None and len(slot.pending) < self.queue_depth and queue:
-                path, attempts = queue.popleft()
+            while slot.pid is not None and len(slot.pending) < self.queue_depth:
+                if queue:
+                    path, attempts = queue.popleft()
+                else:
+                    following = next(paths, None)
+                    if following is None:
+                        return
+                    path, attempts = following, 0
                 ref = slot.actor.embed.remote(os.fspath(path))
                 self._tasks[ref] = _Task(index, slot.generation, path, attempts)
                 slot.pending.append(ref)

@@ -307,27 +307,29 @@ class Ingest:
         from vidsim.store import content_hash
 
         check_engine(engine, self.stored.feature_key, self.stored.dims, str(self.directory))
-        todo: list[Path] = []
         first: dict[str, Path] = {}  # content hash -> the file sent for it
         copies: list[tuple[Path, str]] = []
-        for path in files:
-            try:
-                file_hash = content_hash(path)
-            except VideoError as exc:
-                failed.append((str(path), exc.reason))
-                report("failed", path, message=exc.reason)
-                continue
-            existing = self.catalog.by_hash(file_hash)
-            if existing is not None and not self._codes_damage(existing):
-                skipped.append((str(path), f"already indexed as {existing.id} ({existing.path})"))
-                report("skipped", path, message=skipped[-1][1])
-            elif file_hash in first:
-                copies.append((path, file_hash))
-            else:
-                first[file_hash] = path
-                todo.append(path)
+
+        def todo() -> Iterator[Path]:  # read as the engine hands out work: hashing overlaps embedding
+            for path in files:
+                try:
+                    file_hash = content_hash(path)
+                except VideoError as exc:
+                    failed.append((str(path), exc.reason))
+                    report("failed", path, message=exc.reason)
+                    continue
+                existing = self.catalog.by_hash(file_hash)
+                if existing is not None and not self._codes_damage(existing):
+                    skipped.append((str(path), f"already indexed as {existing.id} ({existing.path})"))
+                    report("skipped", path, message=skipped[-1][1])
+                elif file_hash in first:
+                    copies.append((path, file_hash))
+                else:
+                    first[file_hash] = path
+                    yield path
+
         outcome: dict[Path, str] = {}
-        for result in engine.embed(todo):
+        for result in engine.embed(todo()):
             outcome[result.path] = result.error
             yield result.path, result
         for path, file_hash in copies:  # the same content as a file embedded above: skipped, or failed as it did
