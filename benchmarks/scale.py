@@ -178,12 +178,14 @@ def engines_markdown(result: dict[str, Any], command: str) -> str:
              "default configuration, no feature cache; `Index.add` timed from the call to its return (the index "
              "written as usual: codes, catalog, vectors). Ray's start (a local cluster and its workers building "
              "their extractors) and stop are timed apart. Fastest of the repeats.", "",
-             "| engine | workers x CPUs | add s | video-s/s | frames/s | Ray start s | Ray stop s |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+             "| engine | workers x CPUs | add s | every repeat, add s | video-s/s | frames/s | Ray start s | Ray stop s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     for run in sorted(result["best"], key=lambda r: (r["engine"] != "in-process", r["workers"], -r["cpus_per_worker"])):
         start = f"{run['start_s']:.1f}" if "start_s" in run else "-"
         stop = f"{run['stop_s']:.1f}" if "stop_s" in run else "-"
-        lines.append(f"| {run['engine']} | {run['workers']} x {run['cpus_per_worker']} | {run['add_s']:.1f} | "
+        every = ", ".join(f"{r['add_s']:.1f}" for r in result["runs"] if
+                          (r["engine"], r["workers"], r["cpus_per_worker"]) == (run["engine"], run["workers"], run["cpus_per_worker"]))
+        lines.append(f"| {run['engine']} | {run['workers']} x {run['cpus_per_worker']} | {run['add_s']:.1f} | {every} | "
                      f"{run['video_s_per_s']:.1f} | {run['frames_per_s']:.1f} | {start} | {stop} |")
     lines += ["", f"Ray's own cost per video, measured alone (a started actor making a video's features of "
                   f"the mean length, {result['frames_per_video']} frames, without decoding or network, and sending "
