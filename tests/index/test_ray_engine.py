@@ -131,3 +131,12 @@ def test_extract_cli_on_the_cluster(tmp_path, ray_address, model, index_clips):
     assert features.feature_key == expected.feature_key
     np.testing.assert_allclose(features.regions, expected.regions, atol=1e-6)
     assert (out / "manifest.csv").read_text().count("\n") == 2  # header and a
+
+
+def test_no_cluster_at_the_address_is_one_line(tmp_path, index_clips):
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    run = subprocess.run([sys.executable, "-m", "vidsim", "extract", str(index_clips["a"]), "--out", str(tmp_path / "f"),
+                          "--engine", "ray", "--ray-address", "127.0.0.1:1", "-q"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines()[-1].startswith("error: no Ray cluster answers at 127.0.0.1:1")

@@ -144,12 +144,15 @@ class RayEngine(Engine):
             return
         try:
             if self.address:
+                _check_reachable(self.address)
                 ray.init(address=self.address, log_to_driver=False, logging_level=logging.WARNING)
             else:
                 os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a cluster of this process only
                 ray.init(address="local", num_cpus=max(1, math.ceil(self.workers * self.cpus_per_worker)),
                          include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
                 self._started_ray = True
+        except EngineError:
+            raise
         except Exception as exc:  # connection refused, bad address, no resources
             where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
             raise EngineError(f"cannot start {where}: {_short(exc)}") from None
@@ -306,6 +309,21 @@ class RayEngine(Engine):
             return []
         times = "once" if attempts == 1 else f"{attempts} times"
         return [Embedded(path, None, f"its Ray worker died while embedding it, {times} ({_short(exc)})", attempts)]
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """EngineError at once when nothing listens at a host:port address (Ray itself retries for minutes)."""
+    import socket
+
+    where = address.split("://", 1)[-1]
+    host, _, port = where.rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto" and other forms: left to Ray
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise EngineError(f"no Ray cluster answers at {address} ({exc.strerror or exc}); start one there "
+                          "(`ray start --head`) or leave out --ray-address for a local Ray") from None
 
 
 def _short(exc: BaseException) -> str:
