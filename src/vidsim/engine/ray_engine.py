@@ -147,7 +147,6 @@ class RayEngine(Engine):
                 _check_reachable(self.address)
                 ray.init(address=self.address, log_to_driver=False, logging_level=logging.WARNING)
             else:
-                os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a cluster of this process only
                 ray.init(address="local", num_cpus=max(1, math.ceil(self.workers * self.cpus_per_worker)),
                          include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
                 self._started_ray = True
