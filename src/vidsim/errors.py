@@ -64,6 +64,11 @@ class ConfigMismatchError(VidsimError):
     """Features or an index were made with another configuration than the one asked for."""
 
 
+class EngineError(VidsimError):
+    """An extraction engine that cannot start or run: Ray not installed, no cluster at the address
+    given, workers that cannot build the feature extractor or find no resources."""
+
+
 class IndexBusyError(VidsimError):
     """Another process is writing to the index (adding or removing videos) right now."""
 

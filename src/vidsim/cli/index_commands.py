@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
+from vidsim.cli.engine_options import engine_options, opened_engine
 from vidsim.config import CodesKind, VectorKind
 from vidsim.errors import VideoError, VidsimError
 from vidsim.units import format_bytes, format_mmss
@@ -51,6 +52,7 @@ def register(sub: Any, model_options: Callable[[argparse.ArgumentParser], None],
     group.add_argument("--vectors", choices=get_args(VectorKind),
                        help="frame-vector search: flat (exact), ivf, hnsw, or auto (flat, then ivf past 100k frames)")
     with_model_options(p)
+    engine_options(p)
     p.set_defaults(func=cmd_index_add)
 
     p = isub.add_parser("remove", help="remove videos by id (see `vidsim index list`)")
@@ -139,7 +141,7 @@ def cmd_index_add(args: argparse.Namespace) -> int:
     from vidsim.cli.progress import item_bar
 
     index = _open(args, create=True)
-    with index:
+    with index, opened_engine(args, index.model_config, index.cache) as engine:
         bar = item_bar(None, "indexing", "video", enabled=not args.quiet)
         started = time.monotonic()
 
@@ -154,7 +156,7 @@ def cmd_index_add(args: argparse.Namespace) -> int:
                                 refresh=p.event == "frames")
 
         try:
-            report = index.add(args.paths, progress=progress)
+            report = index.add(args.paths, progress=progress, engine=engine)
         finally:
             bar.close()
         repaired = f"rewrote {len(report.repaired)} missing or damaged codes files, " if report.repaired else ""

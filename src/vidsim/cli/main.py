@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from vidsim import __version__
+from vidsim.cli.engine_options import engine_options
 from vidsim.config import (
     DecodeConfig,
     FeatureConfig,
@@ -252,6 +253,30 @@ def _extract_many(model, cache, paths: list[Path], quiet: bool):
     return features, failed
 
 
+def _extract_by_engine(args: argparse.Namespace, paths: list[Path]):
+    """As `_extract_many`, the videos embedded by the engine the options name, in the order they
+    finish (the features kept in the order given)."""
+    from vidsim.cli.engine_options import opened_engine
+    from vidsim.cli.progress import item_bar
+    from vidsim.store import FeatureCache
+
+    cache = None if args.no_cache else FeatureCache(args.cache_dir)
+    done: dict[Path, Any] = {}
+    failed = []
+    with opened_engine(args, _config(args), cache) as engine:
+        assert engine is not None
+        with item_bar(None, "videos", "video", enabled=not args.quiet) as bar:
+            bar.total = len(paths)
+            for result in engine.embed(paths):
+                bar.update(1)
+                if result.features is None:
+                    failed.append(result.path)
+                    bar.write(f"error: {result.path}: {result.error}", file=sys.stderr)
+                else:
+                    done[result.path] = result.features
+    return {path: done[path] for path in paths if path in done}, failed
+
+
 def cmd_matrix(args: argparse.Namespace) -> int:
     from vidsim.model import similarity_matrix
 
@@ -286,8 +311,11 @@ def cmd_extract(args: argparse.Namespace) -> int:
     from vidsim.model import export_features
 
     paths, missing = _collect(args.paths)
-    model, cache = _session(args)
-    features, failed = _extract_many(model, cache, paths, args.quiet)
+    if args.engine == "local":
+        model, cache = _session(args)
+        features, failed = _extract_many(model, cache, paths, args.quiet)
+    else:
+        features, failed = _extract_by_engine(args, paths)
     manifest = export_features(features, Path(args.out))
     print(f"wrote features of {len(features)} videos to {args.out} (manifest: {manifest})")
     return EXIT_PARTIAL if failed or missing else EXIT_OK
@@ -439,6 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+")
     p.add_argument("--out", required=True, help="output directory")
     _model_options(p)
+    engine_options(p)
     p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("whiten", help="fit a PCA whitening on the region features of videos")

@@ -56,6 +56,7 @@ from vidsim.similarity.informative import informative_frames
 from vidsim.similarity.segments import Segment
 
 if TYPE_CHECKING:
+    from vidsim.engine import Engine
     from vidsim.model import ViSiL
     from vidsim.similarity import ViSiLHead
     from vidsim.store import FeatureCache
@@ -184,6 +185,12 @@ class Index:
             check_model(self.directory, self.stored, model)
             self._model = model
         return self._model
+
+    @property
+    def model_config(self) -> VidsimConfig:
+        """The configuration videos are embedded with: the model's when one was given or built
+        (options given when opening), else the index's own; what an engine's workers build."""
+        return self._model.config if self._model is not None else self.stored.vidsim
 
     @property
     def head(self) -> ViSiLHead:
@@ -371,12 +378,14 @@ class Index:
     # --- writing ----------------------------------------------------------------------------
     def add(self, paths: Iterable[str | os.PathLike[str]],
             progress: Callable[[AddProgress], None] | None = None, *,
-            sources: Mapping[Path, tuple[str, str]] | None = None) -> AddReport:
+            sources: Mapping[Path, tuple[str, str]] | None = None, engine: Engine | None = None) -> AddReport:
         """Index videos (directories searched recursively). Already indexed content (same
         SHA-256) is skipped; unreadable files are reported and skipped, the rest go on.
         `sources`: the (path, name) to record for a file given, instead of its own (a file
-        uploaded to `vidsim serve`, spooled under a temporary name)."""
-        return self._ingest.add(paths, progress, self.snapshot_seconds, sources)
+        uploaded to `vidsim serve`, spooled under a temporary name). `engine`: where videos are
+        embedded (`vidsim.engine`, e.g. Ray workers; None: here, in turn); this process writes
+        every row either way, in the order the engine's results come."""
+        return self._ingest.add(paths, progress, self.snapshot_seconds, sources, engine)
 
     def remove(self, video_ids: int | np.integer | Iterable[int]) -> builtins.list[VideoRecord]:
         """Remove videos by id (all or none: unknown ids raise VidsimError before any removal)."""

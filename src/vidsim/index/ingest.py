@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vidsim.engine.base import Embedded, Engine
 from vidsim.errors import (
     CodesDamagedError,
     IndexDamagedError,
@@ -36,7 +37,7 @@ from vidsim.features.types import VideoFeatures
 from vidsim.fsutil import write_error_cause
 from vidsim.index.catalog import Catalog, VideoRecord
 from vidsim.index.codes import Codec, frame_vectors, inspect_codes, write_codes
-from vidsim.index.config import StoredConfig
+from vidsim.index.config import StoredConfig, check_features
 from vidsim.index.damage import move_aside, orphan_fates, repair_hint
 from vidsim.index.layout import (
     CATALOG_FILE,
@@ -109,10 +110,12 @@ class Ingest:
         self._writing: Path | None = None  # the file being written, named if the write fails
 
     def add(self, paths: Iterable[str | os.PathLike[str]], progress: Callable[[AddProgress], None] | None = None,
-            snapshot_seconds: float = 300.0, sources: Mapping[Path, tuple[str, str]] | None = None) -> AddReport:
+            snapshot_seconds: float = 300.0, sources: Mapping[Path, tuple[str, str]] | None = None,
+            engine: Engine | None = None) -> AddReport:
         """Index videos (directories searched recursively), rewriting the vector snapshot at
         least every `snapshot_seconds` and at the end; `sources`: the (path, name) recorded for
-        a file instead of its own; see `Index.add`."""
+        a file instead of its own; see `Index.add`. `engine`: who embeds the videos (None: this
+        process, each in its turn); this process still writes every row."""
         from vidsim.decode import find_videos
         from vidsim.decode.discover import check_inputs
 
@@ -139,7 +142,8 @@ class Ingest:
                 for unreadable, reason in failed:
                     report("failed", Path(unreadable), message=reason)
                 last_snapshot = time.monotonic()
-                for position, path in enumerate(files):
+                for path, embedded in (self._in_turn(files) if engine is None else
+                                       self._by_engine(engine, files, skipped, failed, report)):
                     report("start", path)
 
                     def on_frames(count: int, reached: float, path: Path = path) -> None:
@@ -147,11 +151,8 @@ class Ingest:
                         total_frames += count
                         report("frames", path, reached)
 
-                    def then(position: int = position) -> Path | None:
-                        return self._next_to_embed(files[position + 1 : position + 1 + LOOKAHEAD])
-
                     try:
-                        record, reason = self._add_one(path, on_frames, then, (sources or {}).get(path))
+                        record, reason = self._add_from(path, embedded, on_frames, (sources or {}).get(path))
                     except VideoError as exc:
                         failed.append((str(path), exc.reason))
                         report("failed", path, message=exc.reason)
@@ -288,11 +289,72 @@ class Ingest:
             return None
         return None
 
+    def _in_turn(self, files: list[Path]) -> Iterator[tuple[Path, NextVideo]]:
+        """Each file with the function naming the next one to decode ahead: embedded here, in turn."""
+        for position, path in enumerate(files):
+
+            def then(position: int = position) -> Path | None:
+                return self._next_to_embed(files[position + 1 : position + 1 + LOOKAHEAD])
+
+            yield path, then
+
+    def _by_engine(self, engine: Engine, files: list[Path], skipped: list[tuple[str, str]],
+                   failed: list[tuple[str, str]], report: Callable[..., None]) -> Iterator[tuple[Path, Embedded]]:
+        """The files to embed, handed to `engine`, with their results as they come; files already
+        indexed (whose codes are sound) are skipped first, and a second copy of content given
+        twice is left for the first copy's row."""
+        from vidsim.engine import check_engine
+        from vidsim.store import content_hash
+
+        check_engine(engine, self.stored.feature_key, self.stored.dims, str(self.directory))
+        first: dict[str, Path] = {}  # content hash -> the file sent for it
+        copies: list[tuple[Path, str]] = []
+
+        def todo() -> Iterator[Path]:  # read as the engine hands out work: hashing overlaps embedding
+            for path in files:
+                try:
+                    file_hash = content_hash(path)
+                except VideoError as exc:
+                    failed.append((str(path), exc.reason))
+                    report("failed", path, message=exc.reason)
+                    continue
+                existing = self.catalog.by_hash(file_hash)
+                if existing is not None and not self._codes_damage(existing):
+                    skipped.append((str(path), f"already indexed as {existing.id} ({existing.path})"))
+                    report("skipped", path, message=skipped[-1][1])
+                elif file_hash in first:
+                    copies.append((path, file_hash))
+                else:
+                    first[file_hash] = path
+                    yield path
+
+        outcome: dict[Path, str] = {}
+        for result in engine.embed(todo()):
+            outcome[result.path] = result.error
+            yield result.path, result
+        for path, file_hash in copies:  # the same content as a file embedded above: skipped, or failed as it did
+            yield path, Embedded(path, None, outcome.get(first[file_hash], ""), 0)
+
+    def _add_from(self, path: Path, embedded: NextVideo | Embedded, on_frames: FrameProgress,
+                  source: tuple[str, str] | None) -> tuple[VideoRecord | None, str]:
+        """`_add_one` for a video to embed here (`embedded` names the next one to decode ahead) or
+        one an engine embedded (its result: features, an error, or neither for a second copy)."""
+        if not isinstance(embedded, Embedded):
+            return self._add_one(path, on_frames, embedded, source)
+        if embedded.error:
+            raise VideoError(path, embedded.error)
+        features = embedded.features
+        if features is not None and features.num_frames:
+            on_frames(features.num_frames, float(features.timestamps[-1]))
+        return self._add_one(path, on_frames, source=source, features=features)
+
     def _add_one(self, path: Path, on_frames: FrameProgress, then: NextVideo | None = None,
-                 source: tuple[str, str] | None = None) -> tuple[VideoRecord | None, str]:
+                 source: tuple[str, str] | None = None, features: VideoFeatures | None = None,
+                 ) -> tuple[VideoRecord | None, str]:
         """One video: (its new record, ""), (its record, what was rewritten) when indexed content had a
         missing or damaged codes file, or (None, why it was skipped); `source`: the (path, name) to
-        record, else its own."""
+        record, else its own. `features`: the video's, made elsewhere (an engine's worker), checked
+        here against the index."""
         from vidsim.store import content_hash
 
         self._writing = None  # embedding may write the feature cache (which warns if it cannot)
@@ -308,7 +370,10 @@ class Ingest:
             from vidsim.decode import probe
 
             duration = float(probe(path).duration or 0.0)
-        features = self.embed(path, on_frames, then)
+        if features is None:
+            features = self.embed(path, on_frames, then)
+        else:
+            check_features(self.directory, self.stored, features)
         if features.num_frames == 0:
             raise NoFramesError(path, "no frames sampled")
         if not duration:
