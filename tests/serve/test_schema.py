@@ -37,7 +37,8 @@ def served(tmp_path_factory, base_index, serve_clips, serve_model, serve_cache):
 
 
 ROUTES = [("POST", "/v1/search"), ("POST", "/v1/videos"), ("GET", "/v1/videos"), ("GET", "/v1/videos/{video_id}"),
-          ("DELETE", "/v1/videos/{video_id}"), ("GET", "/v1/jobs/{job_id}"), ("GET", "/v1/stats"), ("GET", "/healthz")]
+          ("DELETE", "/v1/videos/{video_id}"), ("GET", "/v1/jobs/{job_id}"), ("GET", "/v1/stats"), ("GET", "/healthz"),
+          ("POST", "/v1/report"), ("GET", "/v1/report")]
 
 
 def test_the_routes_tested_are_all_the_schema_has(served):

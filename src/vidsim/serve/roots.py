@@ -2,6 +2,7 @@
 lie under one of the directories the service was started with."""
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -23,7 +24,8 @@ class AllowedRoots:
     def resolve(self, given: str) -> Path:
         """The real path of `given` (absolute) if it lies under an allowed root, else PathForbidden
         (also when nothing is there: whether a file exists outside the roots is not told); a missing
-        file inside a root is returned, for its reader to report (404)."""
+        file inside a root is returned, for its reader to report (404); a path the system cannot
+        look at (a name too long, a symlink loop, no permission) is PathInvalid."""
         if not given or "\x00" in given:
             raise PathInvalid("path: give the absolute path of a file on the server")
         path = Path(given)
@@ -37,6 +39,11 @@ class AllowedRoots:
             raise PathForbidden(f"{given}: outside the allowed roots") from None
         if not any(real == root or real.is_relative_to(root) for root in self.roots):
             raise PathForbidden(f"{given}: outside the allowed roots")
+        try:
+            real.stat()
+        except OSError as exc:  # a name too long, a symlink loop, no permission: 422, not a 500 later
+            if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                raise PathInvalid(f"{given}: {os.strerror(exc.errno or errno.EINVAL).lower()}") from None
         return real
 
     def check_found(self, given: str, files: list[Path]) -> list[Path]:

@@ -1,7 +1,8 @@
 """The HTTP routes: /healthz (open) and the /v1 API (an API key when the service has keys)."""
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -13,9 +14,15 @@ from vidsim.serve.deps import require_key, service_of
 from vidsim.serve.errors import error_response
 from vidsim.serve.jobs import FAILED, Job
 from vidsim.serve.service import Service
-from vidsim.serve.uploads import VIDEO_BODY, Received, receive_video
+from vidsim.serve.uploads import VIDEO_BODY, Received, receive_video, received_path
 
+T = TypeVar("T")
 MAX_ID = (1 << 63) - 1  # SQLite's largest integer
+
+# the parameters of a search, shared by /v1/search and the report pages
+TopK = Annotated[int, Query(ge=1, le=1000, description="matches answered")]
+Candidates = Annotated[int | None, Query(ge=1, le=1000, description=(
+    "videos re-ranked with the fine similarity (default: the index's, 20; at least top_k)"))]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "no valid API key (Authorization: Bearer KEY)"},
@@ -28,6 +35,8 @@ BODY_ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"description": "an upload over --max-upload-mb"},
     415: {"description": "a body neither multipart/form-data nor JSON"},
 }
+QUERY_ERRORS: dict[int | str, dict[str, Any]] = {
+    **BODY_ERRORS, 503: {"description": "too many searches at once; retry after Retry-After seconds"}}
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     202: {"description": "not finished yet: poll the job at its `url` (also the Location header)"},
     409: {"description": "another process is writing the index; retry after Retry-After seconds"},
@@ -47,23 +56,25 @@ async def received_video(request: Request, service: Service) -> Received:
     return await receive_video(request, service.spool, service.roots, settings.max_upload_bytes)
 
 
-@api.post("/search", summary="find indexed videos that share content with a query video",
-          openapi_extra=VIDEO_BODY, responses={**BODY_ERRORS, 503: {
-              "description": "too many searches at once; retry after Retry-After seconds"}})
-async def search(request: Request,
-                 top_k: int = Query(10, ge=1, le=1000, description="results (default 10)"),
-                 candidates: int | None = Query(None, ge=1, le=1000, description=(
-                     "videos re-ranked with the fine similarity (default: the index's, 20; at least top_k)"))
-                 ) -> dict[str, Any]:
-    """The query: a multipart upload (field `file`) or JSON `{"path": ...}`. The answer is the
-    JSON object `vidsim search --json` prints."""
+async def answer_query(request: Request, work: Callable[[Service, Received], T], path: str | None = None) -> T:
+    """`work(service, query)` in a worker thread, for the query video of a search or a report: the
+    request's body, or `path` (a file under an allowed root) when given. Refused (503) before an
+    upload is read when the search queue is full; a spooled upload is removed however it ends."""
     service = service_of(request)
-    service.limiter.check()  # refused before the upload is read when the queue is full
-    received = await received_video(request, service)
+    service.limiter.check()
+    received = received_path(service.roots, path) if path is not None else await received_video(request, service)
     try:
-        return await run_in_threadpool(service.search, received, top_k, candidates)
+        return await run_in_threadpool(work, service, received)
     finally:
         received.discard()
+
+
+@api.post("/search", summary="find indexed videos that share content with a query video",
+          openapi_extra=VIDEO_BODY, responses=QUERY_ERRORS)
+async def search(request: Request, top_k: TopK = 10, candidates: Candidates = None) -> dict[str, Any]:
+    """The query: a multipart upload (field `file`) or JSON `{"path": ...}`. The answer is the
+    JSON object `vidsim search --json` prints."""
+    return await answer_query(request, lambda service, received: service.search(received, top_k, candidates))
 
 
 @api.post("/videos", summary="add a video (an upload, or a file or directory under an allowed root)",

@@ -97,10 +97,14 @@ async def receive_video(request: Request, spool: Spool, roots: AllowedRoots, lim
         return await _spool_upload(request, spool, boundary, limit)
     if kind in (b"application/json", b""):
         _check_length(request, JSON_LIMIT, f"JSON body over {JSON_LIMIT >> 10} KB")
-        given = _path_field(await _read_json(request))
-        return Received(roots.resolve(given), given, False)
+        return received_path(roots, _path_field(await _read_json(request)))
     raise UnsupportedMedia(f"content type {kind.decode('latin-1')!r}: send multipart/form-data with a `file` "
                            'field, or application/json {"path": ...}')
+
+
+def received_path(roots: AllowedRoots, given: str) -> Received:
+    """The video a client names by path (resolved under the allowed roots, or PathForbidden / PathInvalid)."""
+    return Received(roots.resolve(given), given, False)
 
 
 def _check_length(request: Request, limit: int, message: str) -> None:
