@@ -113,7 +113,8 @@ def gcompris_files(version: str) -> list[dict]:
             rows.append({"name": f"gcompris-{stem}", "kind": "photo", "registry": GCOMPRIS[0], "package": GCOMPRIS[1],
                          "version": version, "member": str(rcc).lstrip("/"), "inner": e.path, "sha256": _sha256(data),
                          "size": len(data), "width": width, "height": height, "licence": licence[0],
-                         "group": licence[1], "author": credit.get("Copyright", ""), "source": credit.get("Source", "")})
+                         "group": licence[1], "author": credit.get("Copyright", ""),
+                         "source": credit.get("Source") or f"GCompris ({GCOMPRIS[1]} {version}), {e.path}"})
     return rows
 
 
