@@ -32,7 +32,7 @@ class TrainRecipe:
     # --- extra footage (`--extra-footage`: vidsim.bench.footage videos beside the corpus sources)
     footage_variants: int = 4  # augmented copies of each footage video (short, many: fewer than a corpus source's)
     footage_splices: int = 1  # partial copies of each footage video
-    footage_ref_share: float = 0.5  # share of references drawn from footage videos (the rest: corpus sources)
+    footage_ref_share: float = 0.25  # share of references drawn from footage videos (the rest: corpus sources)
     # --- triplets, built from the cached features of the clips
     ref_frames: tuple[int, int] = (6, 16)  # reference (target) length in frames, drawn per batch
     query_frames: tuple[int, int] = (5, 16)  # query length in frames, drawn per batch
