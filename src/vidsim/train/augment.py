@@ -97,12 +97,17 @@ class ClipRecord:
         return asdict(self)
 
 
-def plan_clips(spans: Sequence[Span], recipe: TrainRecipe) -> list[ClipPlan]:
-    """Every clip of a recipe, deterministically from its seed."""
+def plan_clips(spans: Sequence[Span], recipe: TrainRecipe, extra_from: int | None = None) -> list[ClipPlan]:
+    """Every clip of a recipe, deterministically from its seed. Sources numbered `extra_from` and
+    above are extra footage: they get `footage_variants` / `footage_splices` clips, and the
+    others keep their own clips (hosts among themselves), so adding footage changes none of them."""
     plans: list[ClipPlan] = []
     for si, span in enumerate(spans):
-        hosts = [h for h in spans if h.source != span.source and h.seconds >= 2.0]
-        for v in range(recipe.variants):
+        extra = extra_from is not None and span.source >= extra_from
+        hosts = [h for h in spans if h.source != span.source and h.seconds >= 2.0
+                 and (extra or extra_from is None or h.source < extra_from)]
+        variants, splices = (recipe.footage_variants, recipe.footage_splices) if extra else (recipe.variants, recipe.splices)
+        for v in range(variants):
             rng = np.random.default_rng([recipe.seed, TRAIN_TAG, si, v])
             if rng.random() < recipe.chain_prob:
                 chain = random_chain(rng, families=CHAIN_FAMILIES)
@@ -119,7 +124,7 @@ def plan_clips(spans: Sequence[Span], recipe: TrainRecipe) -> list[ClipPlan]:
             plans.append(ClipPlan(f"s{si:03d}-v{v:03d}", "chain", span, chain, strength, round(span.start + phase, 3),
                                   span.end, fps, int(rng.integers(2**62)), host, host_start,
                                   max_size=(recipe.max_size[0], recipe.max_size[1])))
-        for k in range(recipe.splices if hosts else 0):
+        for k in range(splices if hosts else 0):
             rng = np.random.default_rng([recipe.seed, TRAIN_TAG, si, 10_000 + k])
             length = float(min(rng.uniform(3.0, 8.0), span.seconds))
             start = float(rng.uniform(span.start, max(span.start, span.end - length)))

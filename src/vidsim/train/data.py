@@ -226,10 +226,12 @@ def original_videos(sources: Sequence[tuple[str, Path]], model, cache, progress:
 
 
 def prepare_self_supervised(sources: Sequence[tuple[str, Path]], recipe: TrainRecipe, model, cache, run_dir: Path,
-                            workers: int = 1, keep_clips: bool = False, progress: ProgressFn | None = None):
-    """Bank rows of the sources and of their augmented clips (unwhitened), and the clip plans."""
+                            workers: int = 1, keep_clips: bool = False, progress: ProgressFn | None = None,
+                            extra_from: int | None = None):
+    """Bank rows of the sources and of their augmented clips (unwhitened), and the clip plans;
+    sources from position `extra_from` on are extra footage (see `plan_clips`)."""
     originals = original_videos(sources, model, cache, progress)
     spans = make_spans(sources, recipe)
-    plans = plan_clips(spans, recipe)
+    plans = plan_clips(spans, recipe, extra_from)
     made = ClipFeatures(model, cache, run_dir, workers, keep_clips, progress).run(plans)
     return originals + clip_videos(plans, made), plans

@@ -29,6 +29,10 @@ class TrainRecipe:
     spans_per_video: int = 2  # stretches per video (long videos)
     chain_prob: float = 0.5  # a random 2-3 family chain rather than one family
     max_size: tuple[int, int] = (640, 360)  # (longer, shorter) side of the clips made
+    # --- extra footage (`--extra-footage`: vidsim.bench.footage videos beside the corpus sources)
+    footage_variants: int = 4  # augmented copies of each footage video (short, many: fewer than a corpus source's)
+    footage_splices: int = 1  # partial copies of each footage video
+    footage_ref_share: float = 0.25  # share of references drawn from footage videos (the rest: corpus sources)
     # --- triplets, built from the cached features of the clips
     ref_frames: tuple[int, int] = (6, 16)  # reference (target) length in frames, drawn per batch
     query_frames: tuple[int, int] = (5, 16)  # query length in frames, drawn per batch

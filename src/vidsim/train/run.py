@@ -41,6 +41,9 @@ class TrainJob:
     videos: list[Path] = field(default_factory=list)  # self-supervised on these files/directories
     csv: Path | None = None  # labelled triplets or pairs (vidsim.train.csvdata)
     corpus: str | None = None  # "dev": the benchmark's dev sources (the default when no data is given)
+    footage: bool = False  # add the extra footage videos (vidsim.bench.footage) to the self-supervised sources
+    footage_groups: tuple[str, ...] = ("permissive",)  # licence groups of footage used ("copyleft": opt in)
+    footage_dir: Path | None = None  # footage cache (default: <user cache>/vidsim/footage)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)  # whitening may also be "fit"
     cache_dir: Path | None = None  # feature cache (default: the user cache dir)
@@ -69,6 +72,25 @@ def corpus_sources(split: str = "dev") -> list[tuple[str, Path]]:
     names = [*SOURCES_DEV, *[t for t, s in NEGATIVE_TAKES.items() if s in SOURCES_DEV], *HELD_OUT["dev"]]
     clips = fetch_corpus(only=names)
     return [(name, clips[name]) for name in names]
+
+
+def footage_sources(groups: tuple[str, ...] = ("permissive",), dest: Path | None = None,
+                    progress: ProgressFn | None = None) -> tuple[list[tuple[str, Path]], dict[str, Any]]:
+    """The extra footage as training videos (fetched, SHA-256 checked, made once and kept in
+    `dest`), and a description of it for the head's metadata."""
+    from vidsim.bench.footage import MANIFEST, default_footage_dir, fetch_footage, load_manifest, select_files
+    from vidsim.bench.footage_build import FootageRecipe, build_footage
+    from vidsim.fsutil import sha256_file
+
+    root = Path(dest) if dest is not None else default_footage_dir()
+    files = select_files(load_manifest(), groups)
+    sources = fetch_footage(root, files=files)
+    recipe = FootageRecipe()
+    tick = (lambda done, total: progress("footage", done, total)) if progress is not None else None
+    videos = build_footage(files, sources, root / ("videos-" + "-".join(sorted(groups))), recipe, tick)
+    desc = {"groups": sorted(groups), "files": len(files), "videos": len(videos),
+            "manifest_sha256": sha256_file(MANIFEST)[:16], "recipe": dataclasses.asdict(recipe)}
+    return videos, desc
 
 
 def _video_sources(paths: list[Path]) -> list[tuple[str, Path]]:
@@ -133,6 +155,8 @@ def run_training(job: TrainJob, progress: ProgressFn | None = None, on_step: Ste
     # --- data: features of every training video, unwhitened
     if job.csv is not None and job.videos:
         raise VidsimError("give either videos (self-supervised) or a CSV file (labelled), not both")
+    if job.csv is not None and job.footage:
+        raise VidsimError("extra footage is for self-supervised training (the corpus or videos), not a CSV file")
     if job.csv is not None:
         eval_key = None if fit else FeatureExtractor(job.features).feature_key(job.decode)
         data, rows = _labelled_rows(job, raw_model, eval_key, cache, progress)
@@ -141,10 +165,16 @@ def run_training(job: TrainJob, progress: ProgressFn | None = None, on_step: Ste
         fit_rows = [r for r in rows if not r.whitened]
     else:
         sources = _video_sources(job.videos) if job.videos else corpus_sources(job.corpus or "dev")
+        extra_from, footage_desc = None, None
+        if job.footage:
+            extra, footage_desc = footage_sources(tuple(job.footage_groups), job.footage_dir, progress)
+            extra_from, sources = len(sources), sources + extra
         rows, plans = prepare_self_supervised(sources, recipe, raw_model, cache, out, job.workers, job.keep_clips,
-                                              progress)
+                                              progress, extra_from)
         data_desc = {"kind": "self-supervised", "corpus": None if job.videos else (job.corpus or "dev"),
                      "sources": [[name, Path(p).stat().st_size] for name, p in sources], "clips": len(plans)}
+        if footage_desc is not None:
+            data_desc["footage"] = footage_desc
         fit_rows = [r for r in rows if r.kind == "original"]
     prepared = time.time()
 
@@ -165,7 +195,8 @@ def run_training(job: TrainJob, progress: ProgressFn | None = None, on_step: Ste
     if job.csv is not None:
         triplets = LabelledTriplets(bank, data.items, recipe)
     else:
-        triplets = SelfSupervisedTriplets(bank, recipe)
+        footage_ids = frozenset(range(extra_from, len(sources))) if extra_from is not None else frozenset()
+        triplets = SelfSupervisedTriplets(bank, recipe, footage_ids)
     data_desc.update(videos_in_bank=len(bank.videos), frames=int(bank.regions.shape[0]))
 
     # --- train

@@ -45,8 +45,12 @@ class _Ref:
 
 
 class SelfSupervisedTriplets:
-    def __init__(self, bank: FeatureBank, recipe: TrainRecipe):
+    """Triplets cut from labelled frames; `extra_sources` (extra footage) give a
+    `footage_ref_share` of the references, the other sources the rest."""
+
+    def __init__(self, bank: FeatureBank, recipe: TrainRecipe, extra_sources: frozenset[int] = frozenset()):
         self.bank, self.recipe = bank, recipe
+        self.extra_sources = frozenset(extra_sources)
         videos = bank.videos
         self.contains: dict[int, list[int]] = {}
         for i, v in enumerate(videos):
@@ -123,6 +127,11 @@ class SelfSupervisedTriplets:
         if not pool:
             return None
         sources = sorted({int(videos[i].sources[0]) for i in pool})
+        if self.extra_sources:  # draw the kind first (footage or not), then a source of that kind
+            extra = [s for s in sources if s in self.extra_sources]
+            other = [s for s in sources if s not in self.extra_sources]
+            if extra and other:
+                sources = extra if rng.random() < r.footage_ref_share else other
         source = sources[int(rng.integers(len(sources)))]
         pool = [i for i in pool if videos[i].sources[0] == source]
         vi = pool[int(rng.integers(len(pool)))]
