@@ -52,6 +52,9 @@ def test_sscd_backbones_are_registered_for_onnx_runtime_only():
             resolve_runtime(runtime, "sscd-distilled", "fp32")
     with pytest.raises(ModelError, match="--device cpu"):
         resolve_runtime("auto", "sscd", "fp32", device="cuda")
+    for precision in ("bf16", "int8"):  # the installed file is what runs
+        with pytest.raises(ConfigError, match="use --precision fp32"):
+            resolve_runtime("auto", "sscd", precision)
 
 
 def test_a_missing_package_is_one_clear_error_naming_the_install_command(monkeypatch):
