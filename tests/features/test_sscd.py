@@ -14,6 +14,7 @@ import torch
 import clips
 from vidsim import synth
 from vidsim.config import DecodeConfig, FeatureConfig, VidsimConfig
+from vidsim.decision import model_decision
 from vidsim.decode import iter_frames
 from vidsim.errors import ConfigError, ModelError
 from vidsim.features import FeatureExtractor, available_backbones
@@ -103,6 +104,8 @@ def test_a_copy_scores_above_non_copies(videos, backbone):
     copied = float(model.calculate_video_similarity(copy_f, ref_f))
     unrelated = [float(model.calculate_video_similarity(copy_f, model.extract_video(o))) for o in others]
     assert copied > max(unrelated) + 0.05, (copied, unrelated)
+    decision = model_decision(model)  # no threshold is calibrated for SSCD: no yes/no, and a note saying so
+    assert decision.threshold is None and decision.is_copy(copied) is None and backbone in decision.note
 
 
 @needs_sscd
