@@ -139,6 +139,8 @@ def main() -> None:
                          for r in run.results},
         }
         print(json.dumps(report["splits"][split]["metrics"], indent=1), flush=True)
+        if out_json.is_file():  # another run may have written other splits meanwhile: keep them
+            report = {**report, "splits": {**json.loads(out_json.read_text())["splits"], **report["splits"]}}
         out_json.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     (RESULTS / f"{args.report}.md").write_text(markdown(report, args.report))
     print(f"wrote {RESULTS / (args.report + '.md')}")
