@@ -6,7 +6,7 @@ The packaged whitenings are fitted on the dev sources, so dev scores of a whiten
 in-sample. Here each dev query is scored with a whitening fitted (4 fps, as
 tools/fit_default_whitening.py does) on the dev sources other than its own (cap12 goes with its
 other take cap13; the held-out clips tree and carphone form one group), every pair by the untrained
-Chamfer head; the pooled scores give one mAP / µAP over the dev split: an estimate, from dev alone,
+Chamfer head (one way, every frame: fixed here, whatever vidsim's defaults); the pooled scores give one mAP / µAP over the dev split: an estimate, from dev alone,
 of what whitening does to unseen footage. Writes benchmarks/results/sscd_loso.{md,json}.
 """
 from __future__ import annotations
@@ -90,7 +90,7 @@ def main() -> None:
     lines = ["# Whitening on unseen footage: leave-source-out on the dev split\n",
              f"Date: {started}. Command: `{report['command']}`.  ",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()) + ".\n",
-             f"Chamfer head, {args.dims}-d whitening fitted at {FIT_FPS:g} fps. *none*: no whitening; *in-sample*: "
+             f"Chamfer head (one way, every frame), {args.dims}-d whitening fitted at {FIT_FPS:g} fps. *none*: no whitening; *in-sample*: "
              "fitted on every dev source (as the packaged whitening is); *leave-source-out*: each query scored "
              "with a whitening fitted without its own source (see the script's docstring).\n",
              "| backbone | whitening | mAP | µAP | R@P90 | pip | hflip | blur | chain |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
