@@ -1,6 +1,6 @@
 """Fit the packaged default PCA whitening of a backbone on the benchmark's DEV sources only.
 
-    python tools/fit_default_whitening.py [--backbone efficientnet-lite0] [--dims 256] [--fps 4]
+    python tools/fit_default_whitening.py [--backbone efficientnet-lite0] [--dims 256] [--fps 4] [--out FILE]
 
 Writes src/vidsim/data/whitening/<backbone>.npz (mean, V, d: the official layout, the top
 `dims` components) with its provenance. Test sources are never read, so the benchmark's test
@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--backbone", default="efficientnet-lite0")
     parser.add_argument("--dims", type=int, default=256)
     parser.add_argument("--fps", type=float, default=4.0)
+    parser.add_argument("--out", type=Path, help="write here instead of the packaged file (to compare fits)")
     args = parser.parse_args()
     sources = list(split_clips("dev"))
     clips = fetch_corpus(only=sources)
@@ -39,7 +40,7 @@ def main() -> None:
         extractor.extract_video(clips[name], decode).regions.reshape(-1, extractor.dims) for name in sources
     ])
     white = PCAWhitening.fit(vectors, dims=args.dims)
-    out = ROOT / "src" / "vidsim" / "data" / "whitening" / f"{args.backbone}.npz"
+    out = args.out or ROOT / "src" / "vidsim" / "data" / "whitening" / f"{args.backbone}.npz"
     provenance = {
         "backbone": args.backbone, "weights_version": extractor.weights_version, "sources": sources,
         "fps": args.fps, "vectors": int(len(vectors)), "dims": args.dims,

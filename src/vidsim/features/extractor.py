@@ -84,12 +84,12 @@ class FeatureExtractor(nn.Module):
         return config.feature_key(self.weights_version, self.whitening_version, *self.runtime.provenance)
 
     def region_vectors(self, frames: torch.Tensor) -> torch.Tensor:
-        """Unwhitened L3-iMAC region vectors [B, 9, sum(C)] (fp32 whatever the precision or runtime)."""
+        """Unwhitened region vectors [B, R, sum(C)] (R = backbone.num_regions; fp32 whatever the precision or runtime)."""
         return self.runtime.region_vectors(self.backbone, frames.to(self.device))
 
     @torch.no_grad()
     def forward(self, frames: torch.Tensor | np.ndarray) -> torch.Tensor:
-        """Region features [B, 9, D] of a batch of uint8 frames, in batches of config.batch_size."""
+        """Region features [B, R, D] of a batch of uint8 frames, in batches of config.batch_size."""
         frames = torch.as_tensor(frames)
         if frames.ndim != 4 or frames.shape[-1] != 3:
             raise ValueError(f"frames must be uint8 [B, H, W, 3], got shape {tuple(frames.shape)}")
@@ -100,7 +100,7 @@ class FeatureExtractor(nn.Module):
                 x = self.whitening(x)
             out.append(x)
         if not out:
-            return torch.empty(0, 9, self.dims, device=self.device)
+            return torch.empty(0, self.backbone.num_regions, self.dims, device=self.device)
         return torch.cat(out)
 
     def embed_batches(
@@ -119,7 +119,7 @@ class FeatureExtractor(nn.Module):
             if progress is not None:
                 progress(len(batch.timestamps), float(batch.timestamps[-1]) if len(batch.timestamps) else 0.0)
         if not regions:
-            regions_arr = np.zeros((0, 9, self.dims), np.float32)
+            regions_arr = np.zeros((0, self.backbone.num_regions, self.dims), np.float32)
             stamps_arr = np.zeros(0, np.float64)
             std_arr = np.zeros(0, np.float32)
         else:

@@ -226,7 +226,7 @@ class Index:
 
     def load_codes(self, video_id: int, frames: tuple[int, int] | None = None,
                    record: VideoRecord | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-        """Decoded regions [P, 9, d] float32 and timestamps of an indexed video, or of its frames
+        """Decoded regions [P, R, d] float32 and timestamps of an indexed video, or of its frames
         [first, stop) (None if the video is absent). The file's checksum is verified on its first
         read by this object (and again if it changes); CodesDamagedError when it is missing,
         unreadable or fails the checksum."""

@@ -49,7 +49,7 @@ class Runtime(ABC):
 
     @abstractmethod
     def region_vectors(self, backbone: Backbone, frames: torch.Tensor) -> torch.Tensor:
-        """Unwhitened L2-normalised region vectors [B, 9, sum(C)], float32 on the frames' device."""
+        """Unwhitened L2-normalised region vectors [B, R, sum(C)] (R = backbone.num_regions), float32 on the frames' device."""
 
     @property
     def tolerance(self) -> Tolerance:

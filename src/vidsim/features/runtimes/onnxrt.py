@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidsim.features.runtimes.export import INPUT
 from vidsim.features.runtimes.exported import ExportedRuntime, RunFn
 from vidsim.features.runtimes.quantise import ONNXRUNTIME_STATIC, Quantiser
 
@@ -49,8 +48,9 @@ class OnnxRuntime(ExportedRuntime):
         # idle intra-op threads sleep rather than spin: the decode thread needs the core between batches
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(str(path), options, providers=providers(device))
+        name = session.get_inputs()[0].name  # "frames" in vidsim's exports; given files name their own
 
         def run(frames: np.ndarray) -> np.ndarray:
-            return session.run(None, {INPUT: frames})[0]
+            return session.run(None, {name: frames})[0]
 
         return run

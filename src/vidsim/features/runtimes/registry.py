@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vidsim.errors import ConfigError, ModelError
+from vidsim.features.backbones import backbone_runtimes
 from vidsim.features.runtimes.base import Runtime
 
 
@@ -117,8 +118,24 @@ def _runs_on(spec: RuntimeSpec, precision: str, on_cpu: bool) -> bool:
 def resolve_runtime(runtime: str, backbone: str, precision: str, device: str = "cpu") -> str:
     """The runtime that will run: `runtime` itself when it can run `precision` on `device` (a
     ConfigError for a pair it does not support, a ModelError for what is not installed, saying what
-    to do), or, for "auto", the first of `preference` that can."""
+    to do), or, for "auto", the first of `preference` that can. A backbone registered for some
+    runtimes only (an ONNX file given as is, e.g. sscd) refuses the others (ConfigError), runs at
+    fp32 on the CPU, and "auto" is the first of its own."""
     on_cpu = device.split(":")[0] == "cpu"
+    only = backbone_runtimes(backbone)
+    if only is not None:
+        if runtime == "auto":
+            runtime = only[0]
+        elif runtime not in only:
+            raise ConfigError(f"the {backbone} backbone is an ONNX model that only {' or '.join(only)} runs, not "
+                              f"{runtime}: use --runtime auto")
+        if precision != "fp32":
+            raise ConfigError(f"the {backbone} backbone runs its ONNX model as installed, not at {precision}: "
+                              "use --precision fp32")
+        if not installed(runtime):
+            raise ModelError(f"the {backbone} backbone needs the {runtime} runtime: pip install {RUNTIMES[runtime].package}")
+        if not on_cpu:
+            raise ModelError(f"the {backbone} backbone runs on the CPU ({runtime}); use --device cpu")
     if runtime != "auto":
         spec = RUNTIMES.get(runtime)
         if spec is None:
