@@ -285,8 +285,8 @@ class MilvusStore(VectorStore):
         """Flush the collection, then write the header (atomically) that ties it to the catalog."""
         with self._errors("flushing the collection"):
             self.client.flush(self.collection)
-        header = {**header, "kind": self.kind, "dims": self.dims, "uri": self.uri, "collection": self.collection, "index": self.index,
-                  "ntotal": self.ntotal}
+        header = {**header, "kind": self.kind, "dims": self.dims, "uri": self.uri, "collection": self.collection,
+                  "index": self.index, "ntotal": self.ntotal}
         with atomic_open(path, "w", durable=True) as fh:
             fh.write(json.dumps(header, sort_keys=True))
 

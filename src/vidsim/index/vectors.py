@@ -63,6 +63,10 @@ class VectorStore(ABC):
     def remove(self, ids: np.ndarray) -> int:
         """Remove the given ids (absent ids are ignored); returns how many were removed."""
 
+    @abstractmethod
+    def ids(self) -> np.ndarray:
+        """Every stored vector id (int64)."""
+
     def remove_videos(self, video_ids: list[int], ids: np.ndarray) -> int:
         """Remove the vectors of these videos (`ids`: the vector ids they own); returns how many."""
         return self.remove(ids)
@@ -71,7 +75,7 @@ class VectorStore(ABC):
         """The store as `vidsim index stats` names it."""
         return f"faiss {self.kind}"
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (a hook: only stores that hold connections override it)
         """Release connections (nothing for an in-process store)."""
 
     @abstractmethod
