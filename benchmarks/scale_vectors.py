@@ -105,13 +105,13 @@ def _wait_indexed(store, timeout: float = 3600.0) -> None:
     raise TimeoutError("the Milvus index was not built in time")
 
 
-def run_store(name: str, base: np.ndarray, qs: np.ndarray, work: Path) -> dict:
+def run_store(name: str, base: np.ndarray, qs: np.ndarray, work: Path, lists: int) -> dict:
     """Build one store of `base`, time its candidate generation for `qs`, return the measurements."""
     ids = np.arange(len(base), dtype=np.int64)
     server = None
     started = time.perf_counter()
     if name.startswith("faiss-"):
-        store = FaissStore.build(name.split("-")[1], DIMS, ids, base)
+        store = FaissStore.build(name.split("-")[1], DIMS, ids, base, lists=lists)
     else:
         from vidsim.index.milvus import MilvusStore
 
@@ -124,7 +124,7 @@ def run_store(name: str, base: np.ndarray, qs: np.ndarray, work: Path) -> dict:
             uri = f"http://127.0.0.1:{port}"
             for _ in range(120):  # until it answers
                 try:
-                    store = MilvusStore.connect(uri, "vidsim_bench", DIMS, index, ivf_lists=ivf_lists(len(base)))
+                    store = MilvusStore.connect(uri, "vidsim_bench", DIMS, index, ivf_lists=lists)
                     break
                 except Exception:
                     time.sleep(0.5)
@@ -132,7 +132,7 @@ def run_store(name: str, base: np.ndarray, qs: np.ndarray, work: Path) -> dict:
                 raise RuntimeError("the milvus-lite server did not start")
             started = time.perf_counter()  # the server's start is not the store's build
         else:
-            store = MilvusStore.connect(str(work / "lite.db"), "vidsim_bench", DIMS, index, ivf_lists=ivf_lists(len(base)))
+            store = MilvusStore.connect(str(work / "lite.db"), "vidsim_bench", DIMS, index, ivf_lists=lists)
         store.reset()
         videos = ids // VIDEO_FRAMES
         store.add(ids, base, videos=videos, frames=ids - videos * VIDEO_FRAMES)
@@ -161,6 +161,7 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", type=int, default=[100_000, 1_000_000])
     parser.add_argument("--stores", nargs="+", choices=STORES, default=list(STORES))
     parser.add_argument("--work", type=Path, help="scratch directory (default: a temporary one, deleted)")
+    parser.add_argument("--ivf-lists", type=int, help="IVF cells, FAISS and Milvus alike (default: vidsim's, 4 sqrt(n))")
     args = parser.parse_args()
     out_json = RESULTS / "scale_vectors.json"
     report = json.loads(out_json.read_text()) if out_json.is_file() else {"runs": {}}
@@ -173,12 +174,13 @@ def main() -> None:
             work = Path(tempfile.mkdtemp(prefix="vidsim-scale-", dir=args.work))
             load = os.getloadavg()[0]
             try:
-                m = run_store(name, base, qs, work)
+                lists = args.ivf_lists or ivf_lists(size)
+                m = run_store(name, base, qs, work, lists)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
             found = m.pop("found")
             m.pop("flat_queries")
-            m.update({"recall@10": round(recall(found, truth, 10), 4), "recall@64": round(recall(found, truth, K), 4),
+            m.update({"ivf_lists": lists if "ivf" in name else None, "recall@10": round(recall(found, truth, 10), 4), "recall@64": round(recall(found, truth, K), 4),
                       "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                       "load_average": round(max(load, os.getloadavg()[0]), 1)})
             report["runs"].setdefault(str(size), {})[name] = m
@@ -208,7 +210,8 @@ def write_markdown(report: dict, path: Path) -> None:
                   "| store | build, s | query (60 frames), median ms | p90 ms | recall@10 | recall@64 | load average | date |",
                   "|---|---:|---:|---:|---:|---:|---:|---|"]
         for name, m in runs.items():
-            lines.append(f"| {name} | {m['build_s']:.1f} | {m['query_ms_median']:.1f} | {m['query_ms_p90']:.1f} | "
+            label = f"{name} ({m['ivf_lists']} lists)" if m.get("ivf_lists") else name
+            lines.append(f"| {label} | {m['build_s']:.1f} | {m['query_ms_median']:.1f} | {m['query_ms_p90']:.1f} | "
                          f"{m['recall@10']:.3f} | {m['recall@64']:.3f} | {m['load_average']} | {m['date']} |")
         lines.append("")
     lines.append("Timings with a load average above 2 were measured under load (2 cores shared with other jobs): "

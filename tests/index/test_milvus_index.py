@@ -52,7 +52,8 @@ def test_a_milvus_index_finds_what_the_faiss_index_finds(indexes, query_features
     stored = json.loads((indexes / "milvus" / "config.json").read_text())["index"]
     assert stored["vectors"] == "milvus" and stored["milvus_uri"] is None and stored["milvus_index"] == "hnsw"
     assert stored["milvus_collection"].startswith("vidsim_milvus_")
-    assert stats.vector_store == f"milvus hnsw, collection {stored['milvus_collection']} at {indexes / 'milvus' / MILVUS_LITE_FILE}"
+    lite = indexes / "milvus" / MILVUS_LITE_FILE
+    assert stats.vector_store == f"milvus hnsw, collection {stored['milvus_collection']} at {lite}"
     assert stats.bytes["vectors"] > 0  # the milvus-lite file inside the index directory
     faiss_config = json.loads((indexes / "faiss" / "config.json").read_text())["index"]
     assert not any(k.startswith("milvus") for k in faiss_config)  # other indexes' config.json is unchanged
@@ -135,3 +136,54 @@ def test_clear_errors_for_an_unreachable_server_and_a_missing_extra(tmp_path, mo
     monkeypatch.setitem(__import__("sys").modules, "pymilvus", None)
     with pytest.raises(VidsimError, match=r"pip install 'vidsim\[milvus\]'"):
         Index.open(tmp_path / "b", IndexConfig(vectors="milvus"), model=model)
+
+
+@pytest.fixture
+def milvus_server(tmp_path):
+    """milvus-lite's gRPC server in its own process on a free loopback port (a Milvus server's API)."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(tmp_path / "server"),
+                               "--host", "127.0.0.1", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert server.poll() is None, "the milvus-lite server exited"
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def test_a_server_collection_is_changed_only_by_the_writer_and_read_by_others(milvus_server, tmp_path, index_clips,
+                                                                              model, feature_cache, query_features):
+    from vidsim.index.lock import WriteLock
+
+    directory = tmp_path / "idx"
+    config = IndexConfig(vectors="milvus", milvus_uri=milvus_server)
+    with Index.open(directory, config, model=model, cache=feature_cache) as writer:
+        writer.add([index_clips["a"], index_clips["b"]])
+        header = (directory / MILVUS_FILE).read_text()
+        with WriteLock(directory):  # another process is writing: a reader opening now changes nothing
+            (directory / MILVUS_FILE).unlink()  # (without the lock, this would make it rebuild the collection)
+            with Index.open(directory, model=model) as reader:
+                found = _results(reader, query_features["copy"])
+                assert found[0][1] == str(index_clips["a"]) and reader.stats().vectors == 16
+            assert not (directory / MILVUS_FILE).exists()
+            (directory / MILVUS_FILE).write_text(header)
+        with Index.open(directory, model=model) as reader:
+            writer.add([index_clips["c"]])  # while the reader is open: it sees c on its next search
+            assert len(_results(reader, query_features["copy"])) == 3 and reader.stats().vectors == 24
+            assert json.loads((directory / MILVUS_FILE).read_text())["watermark"] == 3
+    assert json.loads((directory / "config.json").read_text())["index"]["milvus_uri"] == milvus_server

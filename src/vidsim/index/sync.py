@@ -109,7 +109,8 @@ class VectorSync:
         self._data_version = version
 
     def _catch_up(self, version: int) -> None:
-        if self._store is None:
+        # a shared store may have moved since this process last wrote it: its header says where it stands
+        if self._store is None or (self.shared and not self.dirty):
             # snapshot first, rows second: every row up to the snapshot's watermark had committed
             # before the snapshot was written, so the rows read next include them all
             self._store, self.watermark, self.unreadable = self._load()
@@ -218,9 +219,9 @@ class VectorSync:
         """The Milvus collection and its header's watermark; the collection emptied (watermark 0)
         when the header is missing, damaged (with a warning) or stale, or the collection is gone.
         Not `writable`: the collection as it is, changed by nobody here."""
-        from vidsim.index.milvus import open_store, read_header
+        from vidsim.index.milvus import MilvusStore, open_store, read_header
 
-        store = open_store(self.stored.index, self.directory, self.dims)
+        store = self._store if isinstance(self._store, MilvusStore) else open_store(self.stored.index, self.directory, self.dims)
         header: dict | None = None
         try:
             header = read_header(self.snapshot_path)
