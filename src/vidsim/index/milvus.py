@@ -187,7 +187,7 @@ class MilvusStore(VectorStore):
 
     def _build_params(self) -> dict[str, Any]:
         if self.index == "hnsw":
-            return {"M": int(self.hnsw_m), "efConstruction": 200}
+            return {"M": int(self.hnsw_m), "efConstruction": 40}  # FAISS's default: the graph of the faiss hnsw kind
         if self.index == "ivf_sq8":
             return {"nlist": int(self.ivf_lists or 1024)}
         return {}
