@@ -39,7 +39,9 @@ RuntimeName = Literal["auto", "torch", "onnxruntime", "openvino"]
 # An index's storage choices (vidsim.index.config), here so that the CLI can list them without importing the index.
 CodesKind = Literal["float32", "float16", "int8", "int4", "binary"]
 ProjectionKind = Literal["orthogonal", "none"]
-VectorKind = Literal["auto", "flat", "ivf", "hnsw"]
+# FAISS kinds in-process, or "milvus": the frame vectors in a Milvus collection (vidsim.index.milvus)
+VectorKind = Literal["auto", "flat", "ivf", "hnsw", "milvus"]
+MilvusIndexKind = Literal["hnsw", "ivf_sq8", "flat"]  # the Milvus index over a milvus collection's vectors
 # Fields that change how fast features are made, not their values: left out of the feature key.
 VOLATILE_DECODE_FIELDS = ("batch_size", "strategy", "threads", "max_pixels", "prefetch")
 VOLATILE_FEATURE_FIELDS = ("batch_size", "threads")

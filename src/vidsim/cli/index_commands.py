@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
 from vidsim.cli.engine_options import engine_options, opened_engine
-from vidsim.config import CodesKind, VectorKind
+from vidsim.config import CodesKind, MilvusIndexKind, VectorKind
 from vidsim.errors import VideoError, VidsimError
 from vidsim.units import format_bytes, format_mmss
 
@@ -23,7 +23,8 @@ EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2
 
 # index option (argparse dest) -> the field of the index's config.json it sets
 INDEX_FIELDS = {"codes": "index.codes", "code_dims": "index.code_dims", "code_bits": "index.code_bits",
-                "vectors": "index.vectors"}
+                "vectors": "index.vectors", "milvus_uri": "index.milvus_uri", "milvus_collection": "index.milvus_collection",
+                "milvus_index": "index.milvus_index"}
 ModelOverrides = Callable[[argparse.Namespace], "dict[str, Any]"]
 
 
@@ -50,7 +51,15 @@ def register(sub: Any, model_options: Callable[[argparse.ArgumentParser], None],
     group.add_argument("--code-dims", type=int, help="keep this many leading whitened dims in the codes (default: all)")
     group.add_argument("--code-bits", type=int, help="binary codes: sign bits per region (default: 512)")
     group.add_argument("--vectors", choices=get_args(VectorKind),
-                       help="frame-vector search: flat (exact), ivf, hnsw, or auto (flat, then ivf past 100k frames)")
+                       help="frame-vector search: flat (exact), ivf, hnsw, or auto (flat, then ivf past 100k frames), all "
+                            "FAISS in-process; milvus: a Milvus collection (needs the milvus extra)")
+    group.add_argument("--milvus-uri", metavar="URI",
+                       help="--vectors milvus: a milvus-lite file (default: DIR/vectors.milvus.db) or a Milvus server, "
+                            "http://host:19530 (a token, if it needs one, from the MILVUS_TOKEN environment variable)")
+    group.add_argument("--milvus-collection", metavar="NAME",
+                       help="--vectors milvus: the collection (default: vidsim_<index directory name>_<random suffix>)")
+    group.add_argument("--milvus-index", choices=get_args(MilvusIndexKind),
+                       help="--vectors milvus: the collection's index (default: hnsw)")
     with_model_options(p)
     engine_options(p)
     p.set_defaults(func=cmd_index_add)
@@ -127,6 +136,8 @@ def _overrides(args: argparse.Namespace, with_model: bool) -> dict[str, Any]:
     """The index and model fields the command line sets, named as in the index's config.json."""
     overrides: dict[str, Any] = {name: getattr(args, dest) for dest, name in INDEX_FIELDS.items()
                                  if getattr(args, dest, None) is not None}
+    if any(name.startswith("index.milvus_") for name in overrides):
+        overrides.setdefault("index.vectors", "milvus")  # --milvus-uri alone means --vectors milvus
     if getattr(args, "candidates", None):
         overrides["index.search.candidates"] = args.candidates
     if getattr(args, "whole_videos", False):
@@ -207,7 +218,7 @@ def cmd_index_stats(args: argparse.Namespace) -> int:
     print(f"features   {stored.vidsim.features.backbone}, {stored.dims} dims, {stored.vidsim.decode.fps:g} fps "
           f"(key {stored.feature_key})")
     print(f"codes      {stats.codes}")
-    print(f"vectors    {stats.vectors} ({stats.vector_kind})")
+    print(f"vectors    {stats.vectors} ({stats.vector_store})")
     print("bytes on disk")
     for name, size in stats.bytes.items():
         per_hour = ""

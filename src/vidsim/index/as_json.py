@@ -29,5 +29,6 @@ def video_json(record: VideoRecord) -> dict[str, Any]:
 def stats_json(index: str, stats: IndexStats, feature_key: str) -> dict[str, Any]:
     """What an index holds and what it takes on disk, by component."""
     return {"index": index, "videos": stats.videos, "hours": stats.hours, "frames": stats.frames,
-            "vectors": stats.vectors, "vector_kind": stats.vector_kind, "codes": stats.codes,
+            "vectors": stats.vectors, "vector_kind": stats.vector_kind, "vector_store": stats.vector_store,
+            "codes": stats.codes,
             "bytes": stats.bytes, "feature_key": feature_key}

@@ -19,9 +19,9 @@ from vidsim.index.catalog import Catalog, VideoRecord
 from vidsim.index.codes import Codec, codec_of, inspect_codes
 from vidsim.index.config import StoredConfig
 from vidsim.index.damage import catalog_damage, orphan_fates, read_only_catalog, repair_hint
-from vidsim.index.layout import CATALOG_FILE, CODES_DIR, CONFIG_FILE, DAMAGED_DIR, VECTORS_FILE, codes_paths
+from vidsim.index.layout import CATALOG_FILE, CODES_DIR, CONFIG_FILE, DAMAGED_DIR, MILVUS_FILE, VECTORS_FILE, codes_paths
 from vidsim.index.sync import unsearchable
-from vidsim.index.vectors import FaissStore
+from vidsim.index.vectors import FaissStore, VectorStore
 
 ERROR, INFO = "error", "info"
 
@@ -166,14 +166,43 @@ def _files_alone(directory: Path, codec: Codec, stored: StoredConfig) -> list[Pr
 
 def _snapshot(directory: Path, stored: StoredConfig, catalog: Catalog, records: list[VideoRecord]) -> list[Problem]:
     """The vector snapshot: its checksum, its configuration, and its vector ids against the rows."""
-    path = directory / VECTORS_FILE
+    milvus = stored.index.vectors == "milvus"
+    path = directory / (MILVUS_FILE if milvus else VECTORS_FILE)
     rebuilt = "rebuilt from the codes files when the index is next opened"
+    store: VectorStore
     try:
-        store, header = FaissStore.load(path)
+        if milvus:
+            store, header = _milvus_store(directory, stored, path)
+        else:
+            store, header = FaissStore.load(path)
     except FileNotFoundError:
         return [Problem(str(path), f"missing; {rebuilt}", INFO)] if records else []
     except VidsimError as exc:
         return [Problem(str(path), f"{str(exc).removeprefix(f'{path}: ')}; {rebuilt}")]
+    try:
+        return _compare(directory, stored, catalog, records, path, store, header, rebuilt)
+    except VidsimError as exc:
+        return [Problem(str(path), str(exc))]
+    finally:
+        store.close()
+
+
+def _milvus_store(directory: Path, stored: StoredConfig, path: Path) -> tuple[VectorStore, dict]:
+    """The collection of a Milvus index and its header (FileNotFoundError when the header is missing)."""
+    from vidsim.index.milvus import open_store, read_header
+
+    header = read_header(path)
+    header["verified"] = True  # a header carries no checksum: the collection is compared with the rows below
+    store = open_store(stored.index, directory, stored.index.code_dims or stored.dims)
+    if not store.exists():
+        store.close()
+        raise VidsimError(f"{store.where}: the collection is missing")
+    return store.loaded(), header
+
+
+def _compare(directory: Path, stored: StoredConfig, catalog: Catalog, records: list[VideoRecord], path: Path,
+             store: VectorStore, header: dict, rebuilt: str) -> list[Problem]:
+    """The store's configuration and vector ids against the catalog's rows."""
     problems = []
     if not header.get("verified"):
         problems.append(Problem(str(path), "no checksum (written by an older vidsim): not verified", INFO))
@@ -195,6 +224,8 @@ def _snapshot(directory: Path, stored: StoredConfig, catalog: Catalog, records: 
         problems.append(Problem(str(path), f"lacks the vectors of video(s) {', '.join(map(str, owners))}; "
                                            f"{repair_hint(directory)} to rebuild the vector store"))
     removed = _ranges([(first, frames) for _id, first, frames in catalog.removed_since(watermark)])
+    if store.shared:  # a Milvus collection takes videos as they commit, ahead of its header
+        removed = np.concatenate([removed, _ranges([(r.first_vector, r.frames) for r in records if r.id > watermark])])
     stray = np.setdiff1d(np.setdiff1d(held, expected), removed)
     if len(stray):
         problems.append(Problem(str(path), f"holds {len(stray)} vectors that no video owns; "

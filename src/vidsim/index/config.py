@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
@@ -20,6 +21,7 @@ from vidsim.config import (
     VOLATILE_DECODE_FIELDS,
     VOLATILE_FEATURE_FIELDS,
     CodesKind,
+    MilvusIndexKind,
     Overrides,
     ProjectionKind,
     VectorKind,
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from vidsim.model import ViSiL
 
 FORMAT_VERSION = 2
+_COLLECTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 CODES: tuple[str, ...] = get_args(CodesKind)
 
 
@@ -88,16 +91,24 @@ class IndexConfig:
     # Frame vectors (L2-normalised mean of a frame's regions) for candidate generation:
     # flat = every vector scanned (float16); ivf = IVF with 8-bit scalar quantisation; hnsw = graph;
     # auto = flat until `flat_max_vectors` frames, then ivf (retrained when the collection has grown 4x).
-    # An IVF needs 1000 vectors to train: below that, `ivf` stays flat.
+    # An IVF needs 1000 vectors to train: below that, `ivf` stays flat. milvus = a Milvus collection
+    # (vidsim.index.milvus) at `milvus_uri` (a milvus-lite file, or http://host:19530 for a server; None:
+    # DIR/vectors.milvus.db), named `milvus_collection` (set when the index is created), indexed by
+    # `milvus_index` (hnsw with `hnsw_m`, ivf_sq8 with `ivf_lists`, or flat). Never a credential: a
+    # token comes from the MILVUS_TOKEN environment variable.
     vectors: VectorKind = "auto"
     flat_max_vectors: int = 100_000  # about 28 hours at 1 fps; a flat scan of 60 query frames ~0.1 s
     ivf_lists: int | None = None  # IVF cells; None: about 4 sqrt(frames)
     hnsw_m: int = 32
+    milvus_uri: str | None = None
+    milvus_collection: str | None = None
+    milvus_index: MilvusIndexKind = "hnsw"
     search: SearchConfig = field(default_factory=SearchConfig)
 
     STORAGE_FIELDS = ("codes", "code_dims", "code_projection", "code_bits", "code_seed", "vectors",
-                      "flat_max_vectors", "ivf_lists", "hnsw_m")
+                      "flat_max_vectors", "ivf_lists", "hnsw_m", "milvus_uri", "milvus_collection", "milvus_index")
     BINARY_FIELDS = ("code_projection", "code_bits", "code_seed")
+    MILVUS_FIELDS = ("milvus_uri", "milvus_collection", "milvus_index")
 
     def __post_init__(self):
         check_choices(self)  # codes, code_projection, vectors: the values of their Literal types
@@ -106,11 +117,18 @@ class IndexConfig:
             raise ConfigError(f"code_bits must be a positive multiple of 8, got {self.code_bits}")
         if self.code_dims is not None and self.code_dims < 8:
             raise ConfigError(f"code_dims must be at least 8, got {self.code_dims}")
+        if self.vectors != "milvus" and (self.milvus_uri is not None or self.milvus_collection is not None):
+            raise ConfigError(f"milvus_uri and milvus_collection are for vectors \"milvus\", not {self.vectors!r}")
+        if self.milvus_collection is not None and not _COLLECTION_NAME.fullmatch(self.milvus_collection):
+            raise ConfigError(f"milvus_collection {self.milvus_collection!r}: letters, digits and underscores, "
+                              "starting with a letter or underscore, at most 255")
 
     def storage(self) -> dict[str, Any]:
-        """The fields fixed at creation (the binary layout's only when the codes are binary)."""
+        """The fields fixed at creation (the binary layout's only when the codes are binary, Milvus's
+        only when the vectors are in Milvus)."""
         return {name: getattr(self, name) for name in self.STORAGE_FIELDS
-                if self.codes == "binary" or name not in self.BINARY_FIELDS}
+                if (self.codes == "binary" or name not in self.BINARY_FIELDS)
+                and (self.vectors == "milvus" or name not in self.MILVUS_FIELDS)}
 
     def codes_label(self, dims: int) -> str:
         """e.g. "float16x256", "binary512x256" (bits of the projection), "binaryx256" (unprojected)."""
@@ -120,7 +138,12 @@ class IndexConfig:
         return f"{self.codes}x{d}"
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """All fields (Milvus's only when the vectors are in Milvus, so other indexes' config.json is unchanged)."""
+        data = dataclasses.asdict(self)
+        if self.vectors != "milvus":
+            for name in self.MILVUS_FIELDS:
+                del data[name]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> IndexConfig:

@@ -70,9 +70,10 @@ class IndexStats:
     seconds: float
     frames: int
     vectors: int  # frame vectors in the vector store
-    vector_kind: str  # flat, ivf or hnsw
+    vector_kind: str  # flat, ivf, hnsw or milvus
     codes: str  # codes kind and dims, e.g. "float16x256"
     bytes: dict[str, int] = field(default_factory=dict)  # on disk, by component
+    vector_store: str = ""  # e.g. "faiss flat", "milvus hnsw, collection vidsim_x at http://host:19530"
 
     @property
     def hours(self) -> float:
@@ -102,7 +103,7 @@ class Index:
         self.catalog = open_catalog(directory)  # IndexDamagedError rather than a new, empty catalog
         self._verified: dict[Path, tuple[int, int, int]] = {}  # codes files whose checksum held, by (size, mtime, inode)
         self._lock = WriteLock(directory)
-        self.vectors = VectorSync(directory, stored, self.catalog, self.codec)
+        self.vectors = VectorSync(directory, stored, self.catalog, self.codec, self._lock)
         self._ingest = Ingest(directory, stored, self.catalog, self.codec, self.vectors, self._lock, self.features_of)
         self.vectors.sync()
         self.vectors.save_if_free(self._lock)
@@ -152,9 +153,13 @@ class Index:
         if asked.code_dims is not None and model.head.learned and asked.code_dims < model.extractor.dims:
             raise ModelError("code_dims truncates the region features, which the learned head's attention "
                              "cannot take: use the chamfer head or keep all dims")
+        directory.mkdir(parents=True, exist_ok=True)
+        if asked.vectors == "milvus":  # name the collection, check that Milvus answers
+            from vidsim.index.milvus import creation_config
+
+            asked = creation_config(asked, directory)
         stored = StoredConfig(asked, model.config, model.feature_key, model.extractor.dims,
                               model.extractor.weights_version)
-        directory.mkdir(parents=True, exist_ok=True)
         with atomic_open(directory / CONFIG_FILE, "w", durable=True) as fh:
             fh.write(stored.to_json())
         return cls(directory, stored, asked.search, model, cache, device)
@@ -165,6 +170,7 @@ class Index:
         return (Path(directory) / CONFIG_FILE).is_file()
 
     def close(self) -> None:
+        self.vectors.close()
         self.catalog.close()
 
     def __enter__(self) -> Index:
@@ -222,7 +228,7 @@ class Index:
         videos, seconds, frames, _codes_bytes = self.catalog.totals()
         store = self.vectors.store
         return IndexStats(videos, seconds, frames, store.ntotal, store.kind,
-                          self.stored.index.codes_label(self.stored.dims), disk_usage(self.directory))
+                          self.stored.index.codes_label(self.stored.dims), disk_usage(self.directory), store.describe())
 
     def load_codes(self, video_id: int, frames: tuple[int, int] | None = None,
                    record: VideoRecord | None = None) -> tuple[np.ndarray, np.ndarray] | None:

@@ -18,6 +18,11 @@ class WriteLock:
         self.directory = directory
         self._fd: int | None = None
 
+    @property
+    def held(self) -> bool:
+        """Whether this object holds the lock now."""
+        return self._fd is not None
+
     def __enter__(self) -> WriteLock:
         if self._fd is not None:
             raise VidsimError("the index is already being written by this process")

@@ -28,6 +28,7 @@ from vidsim.index.layout import (
     CODES_DIR,
     CONFIG_FILE,
     DAMAGED_DIR,
+    MILVUS_FILE,
     VECTORS_FILE,
     codes_file,
     codes_paths,
@@ -95,9 +96,13 @@ def repair_index(directory: str | Path) -> RepairReport:
         catalog = Catalog(directory / CATALOG_FILE)
         try:
             (directory / VECTORS_FILE).unlink(missing_ok=True)
+            (directory / MILVUS_FILE).unlink(missing_ok=True)  # a Milvus collection is emptied and filled again
             vectors = VectorSync(directory, stored, catalog, codec)
-            vectors.sync()
-            vectors.save()
+            try:
+                vectors.sync()
+                vectors.save()
+            finally:
+                vectors.close()
             catalog.checkpoint()
         finally:
             catalog.close()

@@ -9,6 +9,11 @@ file cannot be read is left out (with a warning) and named in the snapshot's hea
 only ever a cache of what the catalog and the codes files say: where it cannot be written (a
 read-only or full disk), the caught-up store is kept in memory for this session and the next
 opening catches up again.
+
+A Milvus store (`vectors: milvus`, vidsim.index.milvus) is shared between processes, so only a
+process holding the write lock changes it: opening takes the lock for the catch-up when it is
+free (and writes the header, DIR/vectors.milvus.json, the snapshot's counterpart), and otherwise
+searches the collection as the writer keeps it, without changing it.
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from vidsim.fsutil import fsync_dir, write_error_cause
 from vidsim.index.catalog import Catalog, VectorRanges, VideoRecord
 from vidsim.index.codes import Codec, frame_vectors, inspect_codes, read_codes
 from vidsim.index.config import StoredConfig
-from vidsim.index.layout import VECTORS_FILE
+from vidsim.index.layout import MILVUS_FILE, VECTORS_FILE
 from vidsim.index.lock import WriteLock
 from vidsim.index.vectors import FaissStore, VectorStore, choose_kind
 
@@ -34,8 +39,10 @@ IVF_MIN_VECTORS = 1000  # an IVF needs this many vectors to train; below, `ivf` 
 class VectorSync:
     """The in-memory vector store of one `Index` and where it stands against the catalog."""
 
-    def __init__(self, directory: Path, stored: StoredConfig, catalog: Catalog, codec: Codec):
+    def __init__(self, directory: Path, stored: StoredConfig, catalog: Catalog, codec: Codec,
+                 lock: WriteLock | None = None):
         self.directory = directory
+        self.lock = lock  # the index's write lock (a shared store changes only under it); None: the caller holds it
         self.stored = stored
         self.catalog = catalog
         self.codec = codec
@@ -58,6 +65,19 @@ class VectorSync:
     def dims(self) -> int:
         return self.stored.index.code_dims or self.stored.dims
 
+    @property
+    def shared(self) -> bool:
+        """Whether the vectors live in a store other processes share (Milvus)."""
+        return self.stored.index.vectors == "milvus"
+
+    @property
+    def snapshot_path(self) -> Path:
+        return self.directory / (MILVUS_FILE if self.shared else VECTORS_FILE)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
     # --- catching up ----------------------------------------------------------------------
     def sync(self, force: bool = False) -> None:
         """Bring the store up to the committed catalog (a no-op when no other connection
@@ -66,7 +86,31 @@ class VectorSync:
         version = self.catalog.data_version()
         if self._store is not None and version == self._data_version and not force:
             return
+        if not self.shared or self.lock is None or self.lock.held:
+            self._catch_up(version)
+            return
+        if self.catalog.read_only:
+            self._follow(version)
+            return
+        try:
+            with self.lock:
+                self._catch_up(version)
+                if self.dirty:
+                    self._save_quietly()
+        except IndexBusyError:  # another process is writing: it keeps the shared store up to date
+            self._follow(version)
+
+    def _follow(self, version: int) -> None:
+        """Read a shared store as it is (another process writes it): every live video's vectors
+        that it holds can be found."""
         if self._store is None:
+            self._store, self.watermark, self.unreadable = self._load(writable=False)
+        self.ranges = VectorRanges.of(self.catalog.videos())
+        self._data_version = version
+
+    def _catch_up(self, version: int) -> None:
+        # a shared store may have moved since this process last wrote it: its header says where it stands
+        if self._store is None or (self.shared and not self.dirty):
             # snapshot first, rows second: every row up to the snapshot's watermark had committed
             # before the snapshot was written, so the rows read next include them all
             self._store, self.watermark, self.unreadable = self._load()
@@ -85,7 +129,7 @@ class VectorSync:
         for record in (r for r in records if r.id > self.watermark):
             vectors = self._vectors_of(record)
             if vectors is not None:
-                store.add(_ids_of(record), vectors)
+                store.add(_ids_of(record), vectors, *_owners(record))
             self.dirty = True
         if records:
             self.watermark = max(self.watermark, records[-1].id)
@@ -95,7 +139,7 @@ class VectorSync:
     # --- this process's own writes ----------------------------------------------------------
     def added(self, record: VideoRecord, vectors: np.ndarray) -> None:
         """Take the vectors of a video this process just committed."""
-        self.store.add(_ids_of(record), vectors)
+        self.store.add(_ids_of(record), vectors, *_owners(record))
         self.ranges = self.ranges.appended(record)
         self.watermark = max(self.watermark, record.id)
         self.dirty = True
@@ -104,13 +148,13 @@ class VectorSync:
         """Take the vectors of a video whose codes file this process rewrote (its ids unchanged)."""
         ids = _ids_of(record)
         self.store.remove(ids)
-        self.store.add(ids, vectors)
+        self.store.add(ids, vectors, *_owners(record))
         self.unreadable.pop(record.id, None)
         self.dirty = True
 
     def removed(self, records: Sequence[VideoRecord]) -> None:
         """Drop the vectors of videos this process just deleted from the catalog."""
-        self.store.remove(np.concatenate([_ids_of(r) for r in records]))
+        self.store.remove_videos([r.id for r in records], np.concatenate([_ids_of(r) for r in records]))
         self.sync(force=True)
         self.dirty = True
 
@@ -125,9 +169,17 @@ class VectorSync:
             store = self._store = self._rebuild(self.catalog.videos(), "ivf")
         header = {"watermark": self.watermark, "feature_key": self.stored.feature_key, "written": time.time(),
                   "unreadable": {str(i): why for i, why in sorted(self.unreadable.items())}}
-        store.save(self.directory / VECTORS_FILE, header)
+        store.save(self.snapshot_path, header)
         fsync_dir(self.directory)
         self.dirty = False
+
+    def _save_quietly(self) -> None:
+        """`save`, unless the disk refuses it (the store then stays as caught up, the header behind)."""
+        try:
+            self.save()
+        except Exception as exc:  # only failed writes are expected here
+            if write_error_cause(exc, self.directory) is None:
+                raise
 
     def save_if_free(self, lock: WriteLock) -> None:
         """After opening: persist catch-up work if no other process is writing and the disk
@@ -143,10 +195,12 @@ class VectorSync:
             if write_error_cause(exc, self.directory) is None:
                 raise
 
-    def _load(self) -> tuple[VectorStore, int, dict[int, str]]:
+    def _load(self, writable: bool = True) -> tuple[VectorStore, int, dict[int, str]]:
         """The snapshot, its watermark and the videos it lacks because their codes were
         unreadable; an empty store (watermark 0) if there is none or it is damaged (with a
         warning) or stale: the catch-up then adds every video from its codes file."""
+        if self.shared:
+            return self._load_shared(writable)
         store: FaissStore | None
         path = self.directory / VECTORS_FILE
         try:
@@ -161,8 +215,48 @@ class VectorSync:
         config = self.stored.index
         return FaissStore.empty("hnsw" if config.vectors == "hnsw" else "flat", self.dims, config.hnsw_m), 0, {}
 
+    def _load_shared(self, writable: bool) -> tuple[VectorStore, int, dict[int, str]]:
+        """The Milvus collection and its header's watermark; the collection emptied (watermark 0)
+        when the header is missing, damaged (with a warning) or stale, or the collection is gone.
+        Not `writable`: the collection as it is, changed by nobody here."""
+        from vidsim.index.milvus import MilvusStore, open_store, read_header
+
+        store = self._store if isinstance(self._store, MilvusStore) else open_store(self.stored.index, self.directory, self.dims)
+        header: dict | None = None
+        try:
+            header = read_header(self.snapshot_path)
+        except FileNotFoundError:
+            pass
+        except VidsimError as exc:
+            warnings.warn(IndexDamageWarning(f"{exc}; the collection is rebuilt from the codes files"), stacklevel=4)
+        fresh = (header is not None and header.get("feature_key") == self.stored.feature_key
+                 and header.get("collection") == store.collection and int(header.get("dims", 0)) == self.dims)
+        if fresh and store.exists():
+            assert header is not None
+            watermark = int(header.get("watermark", 0))
+            store.loaded()
+            if writable:  # a writer stopped before its next header: its later videos are added again
+                store.remove_videos_after(watermark)
+            return store, watermark, _unreadable_of(header)
+        if writable:
+            store.reset()
+        elif store.exists():
+            store.loaded()
+        return store, 0, {}
+
     def _rebuild(self, records: Sequence[VideoRecord], kind: str | None = None) -> VectorStore:
         """A new store from the codes files of `records` (ids up to the watermark)."""
+        if self.shared:
+            from vidsim.index.milvus import MilvusStore
+
+            store = self._store
+            assert isinstance(store, MilvusStore)  # connected by _load before any rebuild
+            store.reset()
+            for record in records:
+                found = self._vectors_of(record) if record.id <= self.watermark else None
+                if found is not None:
+                    store.add(_ids_of(record), found, *_owners(record))
+            return store
         ids, vectors = [], []
         for record in records:
             if record.id > self.watermark:
@@ -221,3 +315,8 @@ def _unreadable_of(header: dict) -> dict[int, str]:
 def _ids_of(record: VideoRecord) -> np.ndarray:
     """The vector ids a video owns: [first_vector, first_vector + frames)."""
     return np.arange(record.first_vector, record.first_vector + record.frames)
+
+
+def _owners(record: VideoRecord) -> tuple[np.ndarray, np.ndarray]:
+    """Each of a video's vectors' video id and frame number (kept by a Milvus store)."""
+    return np.full(record.frames, record.id, np.int64), np.arange(record.frames, dtype=np.int64)

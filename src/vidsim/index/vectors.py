@@ -1,8 +1,9 @@
 """Nearest-neighbour search over frame vectors, behind one small interface.
 
 `VectorStore` is what the index needs from a vector database (add, remove, search, save,
-load, ntotal); `FaissStore` implements it in-process with FAISS. A Milvus (or other) store
-would implement the same five methods. Vectors are L2-normalised, so inner product = cosine.
+load, ntotal); `FaissStore` implements it in-process with FAISS, `MilvusStore`
+(vidsim.index.milvus) in a Milvus collection shared between processes. Vectors are
+L2-normalised, so inner product = cosine.
 
 FAISS kinds, each an `index_factory` string over inner product: `flat` ("IDMap2,SQfp16": every
 vector scanned, kept as float16, half the bytes of float32 with scores within ~1e-3 and a faster
@@ -46,17 +47,36 @@ class VectorStore(ABC):
     kind: str
     dims: int
     trained_on: int = 0  # vectors a trained kind (IVF) was trained with; 0 for the others
+    shared = False  # True: the store outlives the process and others see its changes (Milvus)
 
     @property
     @abstractmethod
     def ntotal(self) -> int: ...
 
     @abstractmethod
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
+    def add(self, ids: np.ndarray, vectors: np.ndarray, videos: np.ndarray | None = None,
+            frames: np.ndarray | None = None) -> None:
+        """Add (or replace) vectors by id; `videos` / `frames`: each vector's video id and frame
+        number, for stores that keep them (Milvus), ignored by the others."""
 
     @abstractmethod
     def remove(self, ids: np.ndarray) -> int:
         """Remove the given ids (absent ids are ignored); returns how many were removed."""
+
+    @abstractmethod
+    def ids(self) -> np.ndarray:
+        """Every stored vector id (int64)."""
+
+    def remove_videos(self, video_ids: list[int], ids: np.ndarray) -> int:
+        """Remove the vectors of these videos (`ids`: the vector ids they own); returns how many."""
+        return self.remove(ids)
+
+    def describe(self) -> str:
+        """The store as `vidsim index stats` names it."""
+        return f"faiss {self.kind}"
+
+    def close(self) -> None:  # noqa: B027  (a hook: only stores that hold connections override it)
+        """Release connections (nothing for an in-process store)."""
 
     @abstractmethod
     def search(self, vectors: np.ndarray, k: int, **options: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +149,8 @@ class FaissStore(VectorStore):
     def ntotal(self) -> int:
         return int(self.index.ntotal)
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+    def add(self, ids: np.ndarray, vectors: np.ndarray, videos: np.ndarray | None = None,
+            frames: np.ndarray | None = None) -> None:
         if len(ids) == 0:
             return
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
