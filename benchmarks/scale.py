@@ -65,7 +65,7 @@ def machine() -> dict[str, Any]:
 
 def load_note(start: list[float], end: list[float], cpus: int) -> tuple[bool, str]:
     """Whether the machine was busy with other work, and the line that says so."""
-    loaded = max(start[0], end[0]) > QUIET_LOAD * cpus
+    loaded = start[0] > QUIET_LOAD * cpus  # the run itself loads the CPUs: only the load before it tells of other jobs
     text = f"load averages (1, 5, 15 min) at start {', '.join(f'{v:.2f}' for v in start)}, at end " \
            f"{', '.join(f'{v:.2f}' for v in end)} on {cpus} CPUs"
     if loaded:
