@@ -20,12 +20,11 @@ from typing import Any, get_args
 
 from vidsim import __version__
 from vidsim.cli.engine_options import engine_options
+from vidsim.cli.runtime_options import runtime_options
 from vidsim.config import (
     DecodeConfig,
     FeatureConfig,
     NonrefSkip,
-    Precision,
-    RuntimeName,
     SimilarityConfig,
     VidsimConfig,
     with_overrides,
@@ -92,18 +91,6 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--cache-dir", help="feature cache directory (default: the user cache dir)")
     group.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
     group.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-
-
-def runtime_options(group) -> None:
-    """--precision and --runtime: every command that extracts features has them, with one meaning."""
-    group.add_argument("--precision", choices=get_args(Precision),
-                       help="network precision: fp32, bf16 (torch, openvino) or int8 (onnxruntime, openvino: "
-                            "post-training quantisation calibrated on the benchmark's dev clips, made at first "
-                            f"use) (default: {FeatureConfig.precision})")
-    group.add_argument("--runtime", choices=get_args(RuntimeName),
-                       help="inference runtime of the backbone: auto (the fastest installed one whose features "
-                            "equal torch fp32's within tolerance), torch, onnxruntime or openvino "
-                            f"(default: {FeatureConfig.runtime})")
 
 
 def _lever_options(group: Any) -> None:

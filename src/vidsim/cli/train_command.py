@@ -14,6 +14,7 @@ _RECIPE_OPTIONS = ("seed", "epochs", "triplets_per_epoch", "batch_size", "lr", "
 
 def register(sub) -> None:
     """Add the `train` command to the `vidsim` subcommands."""
+    from vidsim.cli.runtime_options import runtime_options
     from vidsim.config import DecodeConfig, FeatureConfig
 
     p = sub.add_parser(
@@ -57,8 +58,6 @@ def register(sub) -> None:
     group.add_argument("--whitening", default="auto",
                        help="auto (packaged), none, fit (fit on the training videos, saved as whitening.npz), or a file")
     group.add_argument("--dims", type=int, help="whitened dimensions kept (fit: default 256)")
-    from vidsim.cli.main import runtime_options
-
     runtime_options(group)
     group.add_argument("--fps", type=float, default=DecodeConfig.fps, help="sampled frames per second (default: %(default)s)")
     group.add_argument("--cache-dir", help="feature cache directory (default: the user cache dir)")
