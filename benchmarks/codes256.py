@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from environment import versions  # noqa: E402  (benchmarks/ is the script's directory)
+from environment import kept_text, versions  # noqa: E402  (benchmarks/ is the script's directory)
 from levers import CHOSEN, CHOSEN_FLAGS, PACKAGES, _slug, derived_split  # noqa: E402
 from vidsim.bench import build_benchmark, fetch_corpus, needed_clips  # noqa: E402
 from vidsim.evaluate.methods import build_method  # noqa: E402
@@ -93,10 +93,7 @@ def _cell(v) -> str:
 def write_markdown(report: dict, path: Path) -> None:
     """codes256.md: per split, each row's mAP and µAP and its gap to exhaustive comparison; the text
     from "## Decision" on is kept from the file already there."""
-    kept = ""
-    if path.is_file():
-        text = path.read_text()
-        kept = text[text.index(DECISION):] if DECISION in text else ""
+    kept = kept_text(path, DECISION)
     lines = ["# 256-bit binary codes against exhaustive comparison and int8 (issue 13, item 5)\n",
              "Commands: " + "; ".join(f"`{c}`" for c in report.get("commands", [])) + " (every row is one "
              "`vidsim evaluate` run; its own command line is in codes256.json).  ",

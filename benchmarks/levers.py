@@ -38,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from environment import versions  # noqa: E402  (benchmarks/ is the script's directory)
+from environment import kept_text, versions  # noqa: E402  (benchmarks/ is the script's directory)
 from vidsim.bench import build_benchmark, fetch_corpus, needed_clips  # noqa: E402
 from vidsim.decode import VideoEncoding, VideoWriter, iter_decoded_frames, probe  # noqa: E402
 from vidsim.evaluate.methods import build_method  # noqa: E402
@@ -251,10 +251,7 @@ def _cell(v) -> str:
 def write_markdown(report: dict, path: Path) -> None:
     """levers.md from the JSON: per split, every variant's headline metrics, then per-family mAP of the
     main ones; the hand-written text from "## Reading" on is kept from the file already there."""
-    kept = ""
-    if path.is_file():
-        text = path.read_text()
-        kept = text[text.index(READING):] if READING in text else ""
+    kept = kept_text(path, READING)
     lines = ["# Similarity levers (issue 12): each alone and combined\n",
              "Commands: " + "; ".join(f"`{c}`" for c in report.get("commands", [])) + " (every row is one "
              "`vidsim evaluate` run; its own command line is in levers.json).  ",

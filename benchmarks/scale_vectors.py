@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from environment import versions  # noqa: E402  (benchmarks/ is the script's directory)
+from environment import kept_text, versions  # noqa: E402  (benchmarks/ is the script's directory)
 from vidsim.index.vectors import FaissStore, ivf_lists  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -199,10 +199,7 @@ def main() -> None:
 
 
 def write_markdown(report: dict, path: Path) -> None:
-    kept = ""
-    if path.is_file():
-        text = path.read_text()
-        kept = text[text.index(READING):] if READING in text else ""
+    kept = kept_text(path, READING)
     lines = ["# Frame-vector stores at scale: FAISS against Milvus (issue 13, item 4 b-c)\n",
              "Command: `python benchmarks/scale_vectors.py` (see its docstring for the data and what is timed).  ",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in report.get("versions", {}).items()) + ".\n",

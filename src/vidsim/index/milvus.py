@@ -32,7 +32,7 @@ import numpy as np
 from vidsim.errors import ConfigError, VidsimError
 from vidsim.fsutil import atomic_open
 from vidsim.index.layout import MILVUS_LITE_FILE
-from vidsim.index.vectors import VectorStore
+from vidsim.index.vectors import VectorStore, checked_vectors
 
 if TYPE_CHECKING:
     from vidsim.index.config import IndexConfig
@@ -206,9 +206,7 @@ class MilvusStore(VectorStore):
             frames: np.ndarray | None = None) -> None:
         if len(ids) == 0:
             return
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[1] != self.dims:
-            raise ValueError(f"expected [n, {self.dims}] vectors, got {vectors.shape}")
+        vectors = checked_vectors(vectors, self.dims)
         ids = np.asarray(ids, dtype=np.int64)
         videos = np.full(len(ids), -1, np.int64) if videos is None else np.broadcast_to(np.asarray(videos, np.int64), ids.shape)
         frames = np.arange(len(ids), dtype=np.int64) if frames is None else np.asarray(frames, np.int64)

@@ -41,6 +41,14 @@ MAGIC = b"VIDSIMVS"
 CHECKSUM_KEY = b'"checksum": "'  # how the checksum entry reads in the JSON header (json.dumps)
 
 
+
+def checked_vectors(vectors: np.ndarray, dims: int) -> np.ndarray:
+    """Vectors to add as contiguous float32 [n, dims]; ValueError for any other shape."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[1] != dims:
+        raise ValueError(f"expected [n, {dims}] vectors, got {vectors.shape}")
+    return vectors
+
 class VectorStore(ABC):
     """An id -> vector collection searched by inner product."""
 
@@ -153,9 +161,7 @@ class FaissStore(VectorStore):
             frames: np.ndarray | None = None) -> None:
         if len(ids) == 0:
             return
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[1] != self.dims:
-            raise ValueError(f"expected [n, {self.dims}] vectors, got {vectors.shape}")
+        vectors = checked_vectors(vectors, self.dims)
         self.index.add_with_ids(vectors, np.ascontiguousarray(ids, dtype=np.int64))
 
     def remove(self, ids: np.ndarray) -> int:
